@@ -1,0 +1,11 @@
+"""learnedidx: learned index structures for sorted numeric keys, with exact answers.
+
+>>> import numpy as np, learnedidx
+>>> idx = learnedidx.RMI(np.array([3, 8, 8, 15], dtype=np.int64))
+>>> idx.searchsorted(8), idx.searchsorted(8, side="right")
+(1, 3)
+"""
+from .rmi import RMI
+
+__version__ = "0.1.0"
+__all__ = ["RMI", "__version__"]

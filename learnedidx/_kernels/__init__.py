@@ -1,0 +1,1 @@
+"""Compiled (Cython) lookup kernels; see ``rmi_kernel.pyx``."""

@@ -1,0 +1,134 @@
+# cython: language_level=3
+"""Shared pieces of the compiled lookup kernels (RMI, B-tree, binary search).
+
+``LookupKernel`` is the base of every compiled index: it reduces one Python number
+to a lower-bound target in C (``learnedidx._queries`` semantics) and dispatches to
+the subclass's per-dtype ``_lb_*`` method.  The inline searches here are the compiled
+twins of ``learnedidx.search``.
+"""
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+
+ctypedef fused key_t:
+    uint32_t
+    uint64_t
+    int32_t
+    int64_t
+    float
+    double
+
+# Key kinds, in learnedidx._validate.SUPPORTED_DTYPES order.
+cdef enum:
+    K_U32 = 0
+    K_U64 = 1
+    K_I32 = 2
+    K_I64 = 3
+    K_F32 = 4
+    K_F64 = 5
+
+cdef enum:
+    GROUP = 16          # queries searched in lock step by the batch kernels
+    TARGET = 0          # codes of learnedidx._queries
+    BELOW = 1
+    ABOVE = 2
+    SLOW = 16           # added to a code whose target is a Python object (self._slow)
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define LIDX_PREFETCH(p) __builtin_prefetch((const void*)(p), 0, 1)
+    #else
+    #define LIDX_PREFETCH(p) ((void)0)
+    #endif
+    """
+    void LIDX_PREFETCH(const void* p) nogil
+
+
+cdef inline int fused_kind(const key_t* p) noexcept nogil:
+    """The key kind of a fused specialisation (only ``p``'s type matters)."""
+    if key_t is uint32_t:
+        return K_U32
+    elif key_t is uint64_t:
+        return K_U64
+    elif key_t is int32_t:
+        return K_I32
+    elif key_t is int64_t:
+        return K_I64
+    elif key_t is float:
+        return K_F32
+    return K_F64
+
+
+cdef inline int64_t lower_bound(const key_t* keys, key_t x, int64_t lo, int64_t hi) noexcept nogil:
+    """Branch-free lower bound of ``x`` in ``keys[lo:hi]`` (a value in ``[lo, hi]``)."""
+    cdef int64_t length = hi - lo, half
+    cdef const key_t* base = keys + lo
+    if length <= 0:
+        return lo
+    while length > 1:
+        half = length >> 1
+        base = base + half if base[half] < x else base
+        length -= half
+    return (base - keys) + (1 if base[0] < x else 0)
+
+
+cdef inline int64_t gallop(const key_t* keys, int64_t n, key_t x, int64_t start, int direction) noexcept nogil:
+    """Exponential search from ``start``: leftwards knowing ``keys[start] >= x``,
+    rightwards knowing ``keys[start] < x``."""
+    cdef int64_t step = 1, probe, lo, hi
+    if direction < 0:
+        hi = start
+        while True:
+            probe = hi - step
+            if probe < 0:
+                return lower_bound(keys, x, 0, hi)
+            if keys[probe] < x:
+                return lower_bound(keys, x, probe + 1, hi)
+            hi = probe
+            step <<= 1
+    lo = start + 1
+    while True:
+        probe = lo + step - 1
+        if probe >= n:
+            return lower_bound(keys, x, lo, n)
+        if keys[probe] >= x:
+            return lower_bound(keys, x, lo, probe)
+        lo = probe + 1
+        step <<= 1
+
+
+cdef inline int64_t verify(const key_t* keys, int64_t n, key_t x, int64_t r, int64_t lo, int64_t hi,
+                           int64_t* fallbacks) noexcept nogil:
+    """The global lower bound, given the window's answer ``r``: one key read checks it,
+    an exponential search from the window's edge repairs a miss."""
+    if r == lo and lo > 0 and keys[lo - 1] >= x:
+        fallbacks[0] += 1
+        return gallop(keys, n, x, lo - 1, -1)
+    if r == hi and hi < n and keys[hi] < x:
+        fallbacks[0] += 1
+        return gallop(keys, n, x, hi, 1)
+    return r
+
+
+cdef class LookupKernel:
+    cdef readonly object dtype
+    cdef int kind
+    cdef const void* keys
+    cdef int64_t n
+    cdef public int64_t fallbacks
+    cdef object _keys_ref
+    cdef object _scalar_target
+    cdef object _slow
+
+    cdef int _bind_keys(self, keys) except -1
+    cdef int64_t _lb_u32(self, uint32_t x) noexcept
+    cdef int64_t _lb_u64(self, uint64_t x) noexcept
+    cdef int64_t _lb_i32(self, int32_t x) noexcept
+    cdef int64_t _lb_i64(self, int64_t x) noexcept
+    cdef int64_t _lb_f32(self, float x) noexcept
+    cdef int64_t _lb_f64(self, double x) noexcept
+    cdef int _target(self, object q, bint right, uint64_t* tu, int64_t* ti, double* tf, bint* exact) except -1
+    cdef int64_t _lb_code(self, int code, uint64_t tu, int64_t ti, double tf) except -1
+    cdef int64_t _lb_object(self, object target) except -1
+    cpdef int64_t searchsorted(self, object q, bint right=*) except -1
+    cpdef int64_t lookup(self, object q) except -2
+    cdef int _check_kind(self, int kind, int64_t m_targets, int64_t m_out) except -1

@@ -1,0 +1,320 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled RMI lookups: the same steps as ``learnedidx.rmi``'s numpy reference, in C.
+
+Every float operation (normalisation, root/middle/leaf models, clamps) is written in
+the same order as the reference so routing agrees bit for bit; the build compiles
+with ``-ffp-contract=off`` so no multiply-add is fused.  Searches compute lower bounds
+of targets already in the key dtype (``learnedidx._queries``); ``side="right"`` and
+mixed-type queries are reduced to such targets before they get here.
+
+Batch lookups release the GIL and process ``GROUP`` queries at a time: all of them
+are routed and their leaf records prefetched, then their windows are searched in
+lock step with a branch-free binary search, so that many cache misses are in flight
+at once instead of one.
+"""
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.math cimport frexp
+
+from learnedidx._kernels.lookup cimport (
+    GROUP, LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound, verify,
+)
+
+import numpy as np
+
+# Model kinds, as learnedidx.models.base.
+cdef enum:
+    M_LINEAR = 0
+    M_CUBIC = 1
+    M_LOGLINEAR = 2
+    M_RADIX = 3
+    M_SPLINE = 4
+    M_MLP = 5
+
+
+
+cdef packed struct LeafU:
+    uint64_t base
+    double slope
+    double icept
+    int32_t elo
+    int32_t ehi
+
+cdef packed struct LeafI:
+    int64_t base
+    double slope
+    double icept
+    int32_t elo
+    int32_t ehi
+
+cdef packed struct LeafF:
+    double base
+    double slope
+    double icept
+    int32_t elo
+    int32_t ehi
+
+
+cdef struct State:
+    const void* keys
+    int64_t n
+    double fn
+    double xlo
+    double xhi
+    double xlo_half
+    double inv
+    int root_kind
+    const double* root
+    int64_t root_size      # radix: buckets; spline: knots
+    double root_nb
+    double root_last
+    int stages
+    const double* mid      # interleaved (a, b) per middle model
+    int64_t n_mid
+    const void* leaves
+    int64_t n_leaves
+
+
+# ----------------------------------------------------------------- model arithmetic
+
+cdef inline int64_t clamp_index(double v, int64_t size) noexcept nogil:
+    cdef double c = v if v > 0.0 else 0.0
+    cdef double top = <double>(size - 1)
+    c = c if c < top else top
+    return <int64_t>c
+
+
+cdef inline double eval_root(const State* st, double t) noexcept nogil:
+    cdef const double* p = st.root
+    cdef double s, c, y0, m
+    cdef int e
+    cdef int64_t j, lo, hi, mid, k
+    if st.root_kind == M_LINEAR:
+        return p[0] + p[1] * t
+    elif st.root_kind == M_CUBIC:
+        return ((p[3] * t + p[2]) * t + p[1]) * t + p[0]
+    elif st.root_kind == M_LOGLINEAR:
+        m = frexp(1.0 + t * p[2], &e)
+        return p[0] + p[1] * ((<double>e - 2.0) + 2.0 * m)
+    elif st.root_kind == M_RADIX:
+        s = t * st.root_nb
+        c = s if s > 0.0 else 0.0
+        c = c if c < st.root_last else st.root_last
+        j = <int64_t>c
+        y0 = p[j]
+        return y0 + (p[j + 1] - y0) * (s - <double>j)
+    else:  # M_SPLINE: knots p[0:k], values p[k:2k], slopes p[2k:3k-1]
+        k = st.root_size
+        lo = 0
+        hi = k - 1
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            if p[mid] <= t:
+                lo = mid
+            else:
+                hi = mid
+        return p[k + lo] + (t - p[lo]) * p[2 * k + lo]
+
+
+cdef inline int64_t route(const State* st, double x) noexcept nogil:
+    """Leaf of a target already converted to double."""
+    x = x if x > st.xlo else st.xlo
+    x = x if x < st.xhi else st.xhi
+    cdef double t = (x * 0.5 - st.xlo_half) * st.inv
+    cdef int64_t m
+    if st.stages == 3:
+        m = clamp_index(eval_root(st, t), st.n_mid)
+        return clamp_index(st.mid[2 * m] + st.mid[2 * m + 1] * t, st.n_leaves)
+    return clamp_index(eval_root(st, t), st.n_leaves)
+
+
+cdef inline void leaf_window(const State* st, key_t x, int64_t leaf, int64_t* lo, int64_t* hi) noexcept nogil:
+    """Search window ``[lo, hi)`` of target ``x`` in ``leaf`` (clamped to ``[0, n]``)."""
+    cdef double d, pred, c, xd
+    cdef uint64_t qu, bu
+    cdef int64_t qi, bi, p, a, b
+    cdef int32_t elo, ehi
+    cdef double slope, icept
+    if key_t is float or key_t is double:
+        xd = <double>x
+        xd = xd if xd > st.xlo else st.xlo
+        xd = xd if xd < st.xhi else st.xhi
+        d = xd - (<const LeafF*>st.leaves)[leaf].base
+        slope = (<const LeafF*>st.leaves)[leaf].slope
+        icept = (<const LeafF*>st.leaves)[leaf].icept
+        elo = (<const LeafF*>st.leaves)[leaf].elo
+        ehi = (<const LeafF*>st.leaves)[leaf].ehi
+    elif key_t is uint32_t or key_t is uint64_t:
+        qu = <uint64_t>x
+        bu = (<const LeafU*>st.leaves)[leaf].base
+        d = <double>(qu - bu) if qu >= bu else -(<double>(bu - qu))
+        slope = (<const LeafU*>st.leaves)[leaf].slope
+        icept = (<const LeafU*>st.leaves)[leaf].icept
+        elo = (<const LeafU*>st.leaves)[leaf].elo
+        ehi = (<const LeafU*>st.leaves)[leaf].ehi
+    else:
+        qi = <int64_t>x
+        bi = (<const LeafI*>st.leaves)[leaf].base
+        d = <double>(<uint64_t>qi - <uint64_t>bi) if qi >= bi else -(<double>(<uint64_t>bi - <uint64_t>qi))
+        slope = (<const LeafI*>st.leaves)[leaf].slope
+        icept = (<const LeafI*>st.leaves)[leaf].icept
+        elo = (<const LeafI*>st.leaves)[leaf].elo
+        ehi = (<const LeafI*>st.leaves)[leaf].ehi
+    pred = icept + slope * d
+    c = pred if pred > 0.0 else 0.0
+    c = c if c < st.fn else st.fn
+    p = <int64_t>c
+    a = p + elo
+    b = p + ehi
+    a = 0 if a < 0 else (st.n if a > st.n else a)
+    b = 0 if b < 0 else (st.n if b > st.n else b)
+    lo[0] = a
+    hi[0] = b
+
+
+# ------------------------------------------------------------------------- searches
+
+cdef inline int64_t lower_bound_one(const State* st, key_t x, int64_t* fallbacks) noexcept nogil:
+    cdef const key_t* keys = <const key_t*>st.keys
+    cdef int64_t lo, hi, r
+    if st.n == 0:
+        return 0
+    leaf_window(st, x, route(st, <double>x), &lo, &hi)
+    r = lower_bound(keys, x, lo, hi)
+    return verify(keys, st.n, x, r, lo, hi, fallbacks)
+
+
+cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64_t* out) noexcept nogil:
+    """Interleaved batch lower bounds; returns the number of fallbacks."""
+    cdef const key_t* keys = <const key_t*>st.keys
+    cdef int64_t fallbacks = 0
+    cdef int64_t g0, gn, i, half, length, active
+    cdef int64_t leaf[GROUP]
+    cdef int64_t lo[GROUP]
+    cdef int64_t hi[GROUP]
+    cdef int64_t len_[GROUP]
+    cdef const key_t* base[GROUP]
+    cdef key_t x
+    cdef Py_ssize_t leaf_bytes = 32
+    if st.n == 0:
+        for i in range(m):
+            out[i] = 0
+        return 0
+    g0 = 0
+    while g0 < m:
+        gn = m - g0 if m - g0 < GROUP else GROUP
+        for i in range(gn):
+            leaf[i] = route(st, <double>xs[g0 + i])
+            LIDX_PREFETCH(<const char*>st.leaves + leaf[i] * leaf_bytes)
+        for i in range(gn):
+            leaf_window(st, xs[g0 + i], leaf[i], &lo[i], &hi[i])
+            len_[i] = hi[i] - lo[i]
+            base[i] = keys + lo[i]
+            LIDX_PREFETCH(base[i] + (len_[i] >> 1))
+        active = 1
+        while active:
+            active = 0
+            for i in range(gn):
+                length = len_[i]
+                if length > 1:
+                    half = length >> 1
+                    x = xs[g0 + i]
+                    base[i] = base[i] + half if base[i][half] < x else base[i]
+                    length -= half
+                    len_[i] = length
+                    if length > 1:
+                        LIDX_PREFETCH(base[i] + (length >> 1))
+                        active = 1
+        for i in range(gn):
+            x = xs[g0 + i]
+            if len_[i] <= 0:
+                out[g0 + i] = verify(keys, st.n, x, lo[i], lo[i], hi[i], &fallbacks)
+            else:
+                out[g0 + i] = verify(keys, st.n, x, (base[i] - keys) + (1 if base[i][0] < x else 0),
+                                     lo[i], hi[i], &fallbacks)
+        g0 += gn
+    return fallbacks
+
+
+
+cdef class RMIKernel(LookupKernel):
+    """Compiled lookups over an RMI's arrays (which it keeps alive, never copies).
+
+    Built by ``learnedidx.RMI``; not meant to be constructed by users.
+    """
+    cdef State st
+    cdef object _refs
+
+    def __init__(self, keys, leaves, int root_kind, root_vec, int64_t root_size, mid_vec,
+                 int64_t n_mid, int stages, double xlo, double xhi, double xlo_half, double inv):
+        cdef const unsigned char[::1] lb = leaves.view(np.uint8)
+        cdef const double[::1] rv = root_vec
+        cdef const double[::1] mv = mid_vec
+        if leaves.dtype.itemsize != 32:
+            raise ValueError("leaf records must be 32 bytes")
+        if root_kind not in (M_LINEAR, M_CUBIC, M_LOGLINEAR, M_RADIX, M_SPLINE):
+            raise ValueError(f"root model kind {root_kind} has no compiled evaluation")
+        self._bind_keys(keys)
+        self._refs = (leaves, root_vec, mid_vec)
+        self.st.keys = self.keys
+        self.st.n = self.n
+        self.st.fn = <double>self.n
+        self.st.xlo = xlo
+        self.st.xhi = xhi
+        self.st.xlo_half = xlo_half
+        self.st.inv = inv
+        self.st.root_kind = root_kind
+        self.st.root = &rv[0] if rv.shape[0] else NULL
+        self.st.root_size = root_size
+        self.st.root_nb = <double>root_size
+        self.st.root_last = <double>(root_size - 1)
+        self.st.stages = stages
+        self.st.mid = &mv[0] if mv.shape[0] else NULL
+        self.st.n_mid = n_mid
+        self.st.leaves = &lb[0]
+        self.st.n_leaves = leaves.shape[0]
+
+    cdef int64_t _lb_u32(self, uint32_t x) noexcept:
+        return lower_bound_one(&self.st, x, &self.fallbacks)
+    cdef int64_t _lb_u64(self, uint64_t x) noexcept:
+        return lower_bound_one(&self.st, x, &self.fallbacks)
+    cdef int64_t _lb_i32(self, int32_t x) noexcept:
+        return lower_bound_one(&self.st, x, &self.fallbacks)
+    cdef int64_t _lb_i64(self, int64_t x) noexcept:
+        return lower_bound_one(&self.st, x, &self.fallbacks)
+    cdef int64_t _lb_f32(self, float x) noexcept:
+        return lower_bound_one(&self.st, x, &self.fallbacks)
+    cdef int64_t _lb_f64(self, double x) noexcept:
+        return lower_bound_one(&self.st, x, &self.fallbacks)
+
+    def window(self, object target):
+        """``(leaf, lo, hi)`` of one target of the key dtype's values (for tests)."""
+        arr = np.array([target], dtype=self.dtype)
+        leaf, lo, hi = np.empty(1, np.int64), np.empty(1, np.int64), np.empty(1, np.int64)
+        self.windows_batch(arr, leaf, lo, hi)
+        return int(leaf[0]), int(lo[0]), int(hi[0])
+
+    # ----------------------------------------------------------------- batch path
+
+    def lower_bound_batch(self, const key_t[::1] targets, int64_t[::1] out):
+        """Lower bounds of ``targets`` (the key dtype) into ``out``; releases the GIL.
+
+        Returns the number of queries whose window missed and was repaired.
+        """
+        cdef int64_t fb
+        cdef int64_t m = targets.shape[0]
+        self._check_kind(fused_kind(<const key_t*>NULL), m, out.shape[0])
+        if m == 0:
+            return 0
+        with nogil:
+            fb = lower_bound_many(&self.st, &targets[0], m, &out[0])
+        self.fallbacks += fb
+        return fb
+
+    def windows_batch(self, const key_t[::1] targets, int64_t[::1] leaf, int64_t[::1] lo, int64_t[::1] hi):
+        """``(leaf, lo, hi)`` of every target into the three arrays (for tests)."""
+        cdef int64_t i, m = targets.shape[0]
+        self._check_kind(fused_kind(<const key_t*>NULL), m, leaf.shape[0])
+        with nogil:
+            for i in range(m):
+                leaf[i] = route(&self.st, <double>targets[i])
+                leaf_window(&self.st, targets[i], leaf[i], &lo[i], &hi[i])

@@ -1,0 +1,399 @@
+"""RMI answers must equal numpy.searchsorted exactly, for queries of the key dtype.
+
+Covers all six key dtypes x both sides x batch and scalar paths x every root model x
+two and three stages x leaf counts (1, 2, 7, 64, 1024, more leaves than keys), plus
+lookup / contains / ``in`` / range, ``_check()`` after every build and seeded
+large-array tests.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import (KEY_DTYPES, adversarial_keys, LEAF_COUNTS, MORE_THAN_KEYS, ROOTS, _pattern_values,
+                      dtype_id, key_queries, neighbours, oracle_lookup, resolve_leaves, sorted_keys,
+                      special_array)
+from learnedidx import RMI
+
+N_SCALAR = 12
+
+
+# ------------------------------------------------------------------------------ helpers
+
+def build(keys, backend, **kw) -> RMI:
+    """Build an index, then verify its invariants and its basic properties."""
+    idx = RMI(keys, backend=backend, **kw)
+    idx._check()
+    assert len(idx) == keys.size
+    assert idx.keys.dtype == keys.dtype
+    np.testing.assert_array_equal(idx.keys, keys)
+    s = idx.stats()
+    assert s["leaves"] == idx.n_leaves
+    if "leaves" in kw:
+        assert s["leaves"] == kw["leaves"]
+    for name in ("leaves", "max_window", "avg_log2_window", "fallbacks"):
+        assert name in s
+    assert s["max_window"] >= 0 and s["avg_log2_window"] >= 0.0
+    assert s["fallbacks"] == 0
+    assert isinstance(idx.nbytes, int) and idx.nbytes > 0
+    return idx
+
+
+def assert_searchsorted(idx: RMI, keys: np.ndarray, queries: np.ndarray, n_scalar: int = N_SCALAR):
+    """Batch and scalar searchsorted, lookup, contains, ``in`` and range against numpy."""
+    assert queries.dtype == keys.dtype
+    for side in ("left", "right"):
+        expected = np.searchsorted(keys, queries, side)
+        got = idx.searchsorted(queries, side=side)
+        assert isinstance(got, np.ndarray) and got.dtype == np.int64 and got.shape == queries.shape
+        mism = np.flatnonzero(got != expected)
+        assert mism.size == 0, (
+            f"side={side}: query {queries[mism[0]]!r} -> {got[mism[0]]}, numpy says {expected[mism[0]]} "
+            f"({mism.size} mismatches)")
+        for q, e in zip(queries[:n_scalar], expected[:n_scalar].tolist()):
+            r = idx.searchsorted(q, side=side)                     # numpy scalar
+            assert type(r) is int and r == e, (side, q, r, e)
+            r = idx.searchsorted(q.item(), side=side)              # Python scalar
+            assert type(r) is int and r == e, (side, q.item(), r, e)
+    # default side is left
+    np.testing.assert_array_equal(idx.searchsorted(queries), np.searchsorted(keys, queries))
+    # lookup / contains / in
+    exp_lookup = oracle_lookup(keys, queries)
+    got_lookup = idx.lookup(queries)
+    assert got_lookup.dtype == np.int64 and got_lookup.shape == queries.shape
+    np.testing.assert_array_equal(got_lookup, exp_lookup)
+    got_contains = idx.contains(queries)
+    assert got_contains.dtype == bool
+    np.testing.assert_array_equal(got_contains, exp_lookup >= 0)
+    for q, e in zip(queries[:n_scalar], exp_lookup[:n_scalar].tolist()):
+        r = idx.lookup(q)
+        assert type(r) is int and r == e, (q, r, e)
+        assert idx.lookup(q.item()) == e
+        c = idx.contains(q)
+        assert isinstance(c, (bool, np.bool_)) and bool(c) == (e >= 0)
+        assert (q in idx) is (e >= 0)
+        assert (q.item() in idx) is (e >= 0)
+    # range over consecutive query pairs (inverted intervals are empty)
+    if queries.size >= 2:
+        lo, hi = queries[:-1], queries[1:]
+        s_exp = np.searchsorted(keys, lo, "left")
+        e_exp = np.maximum(s_exp, np.searchsorted(keys, hi, "left"))
+        start, stop = idx.range(lo, hi)
+        np.testing.assert_array_equal(start, s_exp)
+        np.testing.assert_array_equal(stop, e_exp)
+        for a, b, se, ee in list(zip(lo, hi, s_exp.tolist(), e_exp.tolist()))[:n_scalar]:
+            assert idx.range(a, b) == (se, ee)
+            assert idx.range(a.item(), b.item()) == (se, ee)
+
+
+def root_params_strategy(root: str):
+    if root == "radix":
+        return st.sampled_from([{}, {"bits": 0}, {"bits": 1}, {"bits": 4}, {"bits": 16}])
+    if root == "spline":
+        return st.sampled_from([{}, {"knots": 2}, {"knots": 3}, {"knots": 7}, {"knots": 200}])
+    return st.just({})
+
+
+# ------------------------------------------------------------------------ hypothesis
+
+@pytest.mark.parametrize("root", ROOTS)
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
+@given(data=st.data())
+def test_searchsorted_matches_numpy(backend, dtype, root, data):
+    """Hypothesis over adversarial keys; stages and leaf counts are drawn (the
+    deterministic ``test_grid`` below covers every combination explicitly)."""
+    keys = data.draw(sorted_keys(dtype), label="keys")
+    stages = data.draw(st.sampled_from([2, 3]), label="stages")
+    leaves = resolve_leaves(data.draw(st.sampled_from(LEAF_COUNTS), label="leaves"), keys.size)
+    kw = {"root": root, "leaves": leaves, "stages": stages,
+          "root_params": data.draw(root_params_strategy(root), label="root_params")}
+    if stages == 3:
+        middle = data.draw(st.sampled_from([None, 1, 2, 5, 64]), label="middle")
+        if middle is not None:
+            kw["middle"] = middle
+    idx = build(keys, backend, **kw)
+    queries = data.draw(key_queries(keys), label="queries")
+    assert_searchsorted(idx, keys, queries)
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
+@given(data=st.data())
+def test_default_parameters(backend, dtype, data):
+    keys = data.draw(sorted_keys(dtype, max_size=2000), label="keys")
+    idx = build(keys, backend)
+    assert_searchsorted(idx, keys, data.draw(key_queries(keys), label="queries"))
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
+@given(data=st.data())
+def test_every_key_is_found_without_fallback(backend, dtype, data):
+    """Each key lies in its own window, on the batch and on the scalar path alike.
+
+    A query equal to a key must never need the exponential-search repair: a fallback
+    there means the scalar path routes differently from the build (the answer would
+    still be right, so this counter is the only way to see it).
+    """
+    keys = data.draw(sorted_keys(dtype, max_size=500), label="keys")
+    root = data.draw(st.sampled_from(ROOTS), label="root")
+    stages = data.draw(st.sampled_from([2, 3]), label="stages")
+    leaves = resolve_leaves(data.draw(st.sampled_from(LEAF_COUNTS), label="leaves"), keys.size)
+    idx = build(keys, backend, root=root, leaves=leaves, stages=stages)
+    np.testing.assert_array_equal(idx.searchsorted(keys), np.searchsorted(keys, keys))
+    np.testing.assert_array_equal(idx.lookup(keys), np.searchsorted(keys, keys))
+    assert idx.stats()["fallbacks"] == 0
+    for k in keys[:60]:
+        assert idx.searchsorted(k) == np.searchsorted(keys, k)
+        assert idx.searchsorted(k.item()) == np.searchsorted(keys, k)
+    assert idx.stats()["fallbacks"] == 0, "scalar path routed a key outside its window"
+
+
+# --------------------------------------------------------------- deterministic grid
+
+def _grid_queries(keys: np.ndarray) -> np.ndarray:
+    rng = np.random.default_rng(99)
+    dtype = keys.dtype
+    with np.errstate(all="ignore"):
+        parts = [keys, np.array(neighbours(dtype, keys.tolist()), dtype=dtype),
+                 _pattern_values("bits", dtype, 300, rng), special_array(dtype)]
+        if dtype.kind == "f":
+            parts.append(np.array([np.nan], dtype=dtype))
+    q = np.concatenate(parts)
+    rng.shuffle(q)
+    return q
+
+
+_GRID_CACHE: dict = {}
+
+
+def grid_data(dtype):
+    if dtype not in _GRID_CACHE:
+        keys = adversarial_keys(dtype)
+        _GRID_CACHE[dtype] = (keys, _grid_queries(keys))
+    return _GRID_CACHE[dtype]
+
+
+@pytest.mark.parametrize("leaves", LEAF_COUNTS, ids=str)
+@pytest.mark.parametrize("stages", [2, 3])
+@pytest.mark.parametrize("root", ROOTS)
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
+def test_grid(backend, dtype, root, stages, leaves):
+    keys, queries = grid_data(dtype)
+    idx = build(keys, backend, root=root, stages=stages, leaves=resolve_leaves(leaves, keys.size))
+    assert_searchsorted(idx, keys, queries, n_scalar=60)
+
+
+@pytest.mark.parametrize("leaves", [1, 7, MORE_THAN_KEYS], ids=str)
+@pytest.mark.parametrize("root", ROOTS)
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
+def test_tiny_arrays(backend, dtype, root, leaves):
+    """Empty, one-key and all-equal arrays, with every query the dtype finds interesting."""
+    specials = special_array(dtype)
+    with np.errstate(all="ignore"):
+        queries = np.concatenate([specials, np.array(neighbours(dtype, specials.tolist()), dtype=dtype)])
+    if dtype.kind == "f":
+        queries = np.append(queries, dtype.type(np.nan))
+    cases = [np.zeros(0, dtype=dtype), specials[:1], specials[-1:], np.repeat(specials[3:4], 5),
+             np.repeat(specials[-1:], 300), np.sort(specials), np.repeat(np.sort(specials), 3)]
+    for keys in cases:
+        for stages in (2, 3):
+            idx = build(np.ascontiguousarray(keys), backend, root=root, stages=stages,
+                        leaves=resolve_leaves(leaves, keys.size))
+            assert_searchsorted(idx, keys, queries, n_scalar=30)
+
+
+def test_empty_index(backend):
+    for dtype in KEY_DTYPES:
+        idx = build(np.zeros(0, dtype=dtype), backend)
+        assert len(idx) == 0
+        assert idx.searchsorted(5) == 0 and idx.searchsorted(5, side="right") == 0
+        assert idx.searchsorted(-(2 ** 70)) == 0 and idx.searchsorted(2 ** 70) == 0
+        assert idx.searchsorted(math.nan) == 0
+        got = idx.searchsorted(np.arange(6, dtype=dtype).reshape(2, 3))
+        assert got.shape == (2, 3) and got.dtype == np.int64 and not got.any()
+        assert idx.lookup(3) == -1 and 3 not in idx
+        np.testing.assert_array_equal(idx.lookup(np.arange(3, dtype=dtype)), [-1, -1, -1])
+        assert idx.range(0, 10) == (0, 0)
+        s = idx.stats()
+        assert s["n"] == 0 and s["fallbacks"] == 0
+
+
+# ------------------------------------------------------------ seeded large arrays
+
+def _large(name: str) -> np.ndarray:
+    rng = np.random.default_rng(sum(map(ord, name)))
+    # the five distributions of the spec at 200k keys, the extra ones at 50k
+    n = 200_000 if name in LARGE[:5] else 50_000
+    if name == "uniform_u64_full":
+        k = rng.integers(0, 2 ** 64 - 1, n, dtype=np.uint64, endpoint=True)
+    elif name == "lognormal_u64":
+        x = rng.lognormal(0.0, 2.0, n)
+        k = (x / x.max() * (2.0 ** 64 - 2.0 ** 12)).astype(np.uint64)
+    elif name == "normal_f64":
+        k = rng.normal(0.0, 1e6, n)
+    elif name == "dense_i32_dups":
+        k = rng.integers(-5000, 5000, n, dtype=np.int32)
+    elif name == "cluster_near_u64_max":
+        # consecutive keys closer together than float64 resolution (ulp 2048 near 2**64)
+        gaps = rng.integers(0, 700, n, dtype=np.uint64)
+        k = np.uint64(2 ** 64 - 1) - np.cumsum(gaps, dtype=np.uint64)
+    elif name == "i64_full_signed":
+        k = rng.integers(-(2 ** 63), 2 ** 63 - 1, n, dtype=np.int64, endpoint=True)
+    elif name == "f32_steps":
+        k = np.repeat(rng.normal(0, 100, 400).astype(np.float32), rng.integers(1, 1000, 400))
+    elif name == "f64_mixed_extremes":
+        k = np.concatenate([rng.normal(0, 1, n // 2), rng.uniform(-1e300, 1e300, n // 4),
+                            np.arange(n // 8) * 5e-324, np.repeat([np.inf, -np.inf, -0.0, 0.0], n // 32)])
+    elif name == "u32_sequential_gap":
+        k = np.concatenate([np.arange(n // 2, dtype=np.uint32),
+                            np.uint32(2 ** 32 - 1) - np.arange(n // 2, dtype=np.uint32)])
+    else:
+        raise AssertionError(name)
+    return np.sort(k)
+
+
+LARGE = ("uniform_u64_full", "lognormal_u64", "normal_f64", "dense_i32_dups", "cluster_near_u64_max",
+         "i64_full_signed", "f32_steps", "f64_mixed_extremes", "u32_sequential_gap")
+_LARGE_CACHE: dict = {}
+
+
+def large_data(name):
+    if name not in _LARGE_CACHE:
+        keys = _large(name)
+        rng = np.random.default_rng(7)
+        dtype = keys.dtype
+        picked = keys[rng.integers(0, keys.size, 12_000)]
+        with np.errstate(all="ignore"):
+            parts = [picked, np.array(neighbours(dtype, picked[:4000].tolist()), dtype=dtype),
+                     _pattern_values("uniform", dtype, 6000, rng), _pattern_values("bits", dtype, 3000, rng),
+                     special_array(dtype)]
+            if dtype.kind in "iu":
+                # values in the gaps between neighbouring keys
+                i = rng.integers(0, keys.size - 1, 4000)
+                a, b = keys[i].astype(object), keys[i + 1].astype(object)
+                parts.append(np.array([(x + y) // 2 for x, y in zip(a, b)], dtype=dtype))
+            else:
+                i = rng.integers(0, keys.size - 1, 4000)
+                parts.append((keys[i] / 2 + keys[i + 1] / 2).astype(dtype))
+                parts.append(np.array([np.nan], dtype=dtype))
+        q = np.concatenate(parts).astype(dtype)
+        rng.shuffle(q)
+        _LARGE_CACHE[name] = (keys, q)
+    return _LARGE_CACHE[name]
+
+
+LARGE_CONFIGS = [("radix", 2), ("linear", 2), ("spline", 2), ("cubic", 2), ("loglinear", 2),
+                 ("radix", 3), ("cubic", 3)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("root,stages", LARGE_CONFIGS, ids=[f"{r}-{s}" for r, s in LARGE_CONFIGS])
+@pytest.mark.parametrize("name", LARGE)
+def test_large_seeded(backend, name, root, stages):
+    keys, queries = large_data(name)
+    idx = build(keys, backend, root=root, stages=stages)
+    assert_searchsorted(idx, keys, queries, n_scalar=200)
+    # every key is found in its first window (no repair needed), batch and scalar
+    before = idx.stats()["fallbacks"]
+    np.testing.assert_array_equal(idx.searchsorted(keys), np.searchsorted(keys, keys))
+    assert idx.stats()["fallbacks"] == before
+    for k in keys[:: keys.size // 300]:
+        assert idx.searchsorted(k) == np.searchsorted(keys, k)
+    assert idx.stats()["fallbacks"] == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("leaves", [1, 7, 1024, 300_000])
+@pytest.mark.parametrize("name", ["uniform_u64_full", "cluster_near_u64_max", "f64_mixed_extremes"])
+def test_large_leaf_counts(backend, name, leaves):
+    keys, queries = large_data(name)
+    idx = build(keys, backend, root="radix", leaves=leaves)
+    assert_searchsorted(idx, keys, queries[:10_000], n_scalar=100)
+
+
+def test_stats_and_nbytes(backend):
+    keys = np.arange(100_000, dtype=np.int64) * 3
+    idx = build(keys, backend, root="linear", leaves=64)
+    s = idx.stats()
+    assert s["leaves"] == 64 and s["n"] == keys.size and s["stages"] == 2
+    assert s["max_window"] <= 2, s          # perfectly linear keys: windows of one key
+    assert s["fallbacks"] == 0
+    assert idx.nbytes >= 64 * 32
+    idx.searchsorted(keys + 1)
+    assert idx.stats()["fallbacks"] >= 0
+    idx3 = build(keys, backend, root="radix", leaves=256, stages=3, middle=8)
+    s3 = idx3.stats()
+    assert s3["stages"] == 3 and s3["middle"] == 8 and s3["leaves"] == 256
+    assert repr(idx3).startswith("RMI(")
+
+
+def test_backend_attribute(backend):
+    idx = RMI(np.arange(10, dtype=np.uint64), backend=backend)
+    assert idx.backend == backend
+    assert RMI(np.arange(10, dtype=np.uint64), backend="auto").backend in ("numpy", "compiled")
+
+
+def test_keys_unchanged_by_queries(backend):
+    keys = np.sort(np.random.default_rng(3).integers(0, 1000, 5000)).astype(np.uint64)
+    before = keys.copy()
+    idx = build(keys, backend)
+    q = np.arange(-5, 1005)
+    idx.searchsorted(q)
+    idx.lookup(q)
+    idx.searchsorted(q, side="right")
+    np.testing.assert_array_equal(keys, before)
+    idx._check()
+
+
+@pytest.mark.slow
+def test_threads_give_the_same_answers(backend):
+    """``threads=`` splits a large batch; the answers must not depend on it."""
+    keys, queries = large_data("uniform_u64_full")
+    idx = build(keys, backend)
+    q = np.concatenate([queries] * 6)                    # > 2 * 65536 queries: really split
+    expected = np.searchsorted(keys, q, "left")
+    for threads in (1, 2, 3):
+        np.testing.assert_array_equal(idx.searchsorted(q, threads=threads), expected)
+        np.testing.assert_array_equal(idx.lookup(q, threads=threads), oracle_lookup(keys, q))
+        np.testing.assert_array_equal(idx.contains(q, threads=threads), oracle_lookup(keys, q) >= 0)
+    np.testing.assert_array_equal(idx.searchsorted(q, side="right", threads=2), np.searchsorted(keys, q, "right"))
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
+def test_nan_queries_answer_len(backend, dtype):
+    keys = adversarial_keys(dtype, size=20)
+    idx = build(keys, backend)
+    n = keys.size
+    for q in (math.nan, -math.nan, np.float32("nan"), np.float64("nan"), np.float16("nan"), np.array(math.nan)):
+        for side in ("left", "right"):
+            assert idx.searchsorted(q, side=side) == n
+        assert idx.lookup(q) == -1 and q not in idx
+    for qdt in (np.float16, np.float32, np.float64):
+        arr = np.array([np.nan, 1.0, np.nan], dtype=qdt)
+        for side in ("left", "right"):
+            got = idx.searchsorted(arr, side=side)
+            assert got[0] == n and got[2] == n
+        assert idx.lookup(arr)[0] == -1
+    assert idx.range(0, math.nan) == (int(np.searchsorted(keys, keys.dtype.type(0))), n)
+    assert idx.range(math.nan, 0)[0] == n
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_signed_zeros(backend, dtype):
+    """-0.0 and 0.0 are equal keys (in any order); both queries find the whole run."""
+    keys = np.array([-1.0, 0.0, -0.0, 0.0, -0.0, 2.0], dtype=dtype)
+    for root in ROOTS:
+        idx = build(keys, backend, root=root, leaves=3)
+        for z in (0.0, -0.0, np.float32(-0.0), np.dtype(dtype).type(0.0), 0, False):
+            assert idx.searchsorted(z) == 1, z
+            assert idx.searchsorted(z, side="right") == 5, z
+            assert idx.lookup(z) == 1 and z in idx
+        z = np.array([0.0, -0.0], dtype=dtype)
+        np.testing.assert_array_equal(idx.searchsorted(z), [1, 1])
+        np.testing.assert_array_equal(idx.searchsorted(z, side="right"), [5, 5])
+        np.testing.assert_array_equal(idx.lookup(z), [1, 1])
+        tiny = float(np.nextafter(np.dtype(dtype).type(0), np.dtype(dtype).type(1)))
+        assert idx.searchsorted(tiny) == 5 and idx.searchsorted(-tiny, side="right") == 1
