@@ -9,13 +9,14 @@ from setuptools import Extension, setup
 if sys.platform == "win32":
     compile_args = ["/O2", "/fp:precise"]
 else:
-    compile_args = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-Wno-unreachable-code"]
+    compile_args = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
 
 # (module, source): the B-tree's kernel lives with the baselines but reuses the shared
 # lookup base of learnedidx._kernels.
 KERNELS = [
     ("learnedidx._kernels.lookup", "learnedidx/_kernels/lookup.pyx"),
     ("learnedidx._kernels.rmi_kernel", "learnedidx/_kernels/rmi_kernel.pyx"),
+    ("learnedidx.baselines._btree_kernel", "baselines/_btree_kernel.pyx"),
 ]
 
 extensions = [Extension(name, [src], extra_compile_args=compile_args) for name, src in KERNELS]

@@ -18,12 +18,12 @@ def main(argv=None) -> int:
     b.add_argument("-h", "--help", action="store_true")
     args, rest = ap.parse_known_args(argv)
     if args.command == "bench":
-        from learnedidx.bench import lookups
+        from learnedidx.bench import runner
         if args.help:
-            return lookups.main(["--help"])
+            return runner.main(["--help"])
         try:
-            return lookups.main(rest)
-        except lookups.MismatchError as exc:
+            return runner.main(rest)
+        except (runner.MismatchError, runner.SpecError) as exc:
             print(f"learnedidx bench: error: {exc}", file=sys.stderr)
             return 1
     return 2

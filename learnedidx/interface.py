@@ -100,6 +100,13 @@ def require_compiled(module, backend: str):
     return module
 
 
+def check_threads(threads) -> int:
+    """Validate a ``threads=`` argument: a positive int (``ValueError`` otherwise)."""
+    if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    return int(threads)
+
+
 #: Batches smaller than this per thread are not worth splitting.
 MIN_CHUNK = 1 << 16
 
@@ -109,8 +116,7 @@ def run_batch(fn, targets: np.ndarray, out: np.ndarray, threads: int = 1) -> int
 
     Returns the summed result of the calls (the fallback count).
     """
-    if not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    check_threads(threads)
     m = targets.size
     chunks = min(int(threads), max(1, m // MIN_CHUNK))
     if chunks == 1:
@@ -163,6 +169,7 @@ class IndexBase(lookups_base()):
         return self._lower_bound_scalar(target)
 
     def _search_array(self, arr: np.ndarray, right: bool, threads: int = 1):
+        check_threads(threads)
         targets, below, above, exact = array_targets(self.dtype, arr, right)
         flat = np.ascontiguousarray(targets).reshape(-1)
         pos = self._lower_bound_targets(flat, threads)
@@ -256,6 +263,11 @@ class IndexBase(lookups_base()):
         return start, max(start, stop)
 
     # --------------------------------------------------------------- properties
+
+    @property
+    def scalar_fn(self):
+        """The fastest call for one in-range key: what the benchmark's scalar rows time."""
+        return self.searchsorted
 
     @property
     def keys(self) -> np.ndarray:

@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from . import search
+from ._memory import aligned_zeros
 from ._validate import as_sorted_keys
 from .interface import IndexBase, check_backend, compiled_module, require_compiled
 from .models import get_model
@@ -38,17 +39,6 @@ def leaf_dtype(key_dtype: np.dtype) -> np.dtype:
 
 
 _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
-
-
-def aligned_zeros(size: int, dtype: np.dtype, align: int = 64) -> np.ndarray:
-    """Zeroed 1-D array whose first byte sits on an ``align``-byte boundary.
-
-    Leaf records are 32 bytes; aligned, each one lies within a single cache line.
-    """
-    dtype = np.dtype(dtype)
-    raw = np.zeros(size * dtype.itemsize + align, dtype=np.uint8)
-    skip = (-raw.ctypes.data) % align
-    return raw[skip:skip + size * dtype.itemsize].view(dtype)
 
 
 def default_leaves(n: int) -> int:
@@ -148,7 +138,7 @@ class RMI(IndexBase):
         n = self._keys.size
         self._n = n
         self.dtype = self._keys.dtype
-        if stages not in (2, 3):
+        if not isinstance(stages, (int, np.integer)) or isinstance(stages, bool) or stages not in (2, 3):
             raise ValueError(f"stages must be 2 or 3, got {stages!r}")
         model_cls = get_model(root)
         if leaves is None:
@@ -156,10 +146,10 @@ class RMI(IndexBase):
         if not isinstance(leaves, (int, np.integer)) or isinstance(leaves, bool) or leaves < 1:
             raise ValueError(f"leaves must be a positive int, got {leaves!r}")
         self.n_leaves = int(leaves)
-        self.stages = stages
+        self.stages = int(stages)
         if stages == 3:
             middle = middle if middle is not None else max(1, 1 << round(math.log2(self.n_leaves) / 2))
-            if not isinstance(middle, (int, np.integer)) or middle < 1:
+            if not isinstance(middle, (int, np.integer)) or isinstance(middle, bool) or middle < 1:
                 raise ValueError(f"middle must be a positive int, got {middle!r}")
             self.n_middle = int(middle)
         else:

@@ -45,17 +45,20 @@ cdef extern from *:
 
 cdef inline int fused_kind(const key_t* p) noexcept nogil:
     """The key kind of a fused specialisation (only ``p``'s type matters)."""
+    cdef int kind
     if key_t is uint32_t:
-        return K_U32
+        kind = K_U32
     elif key_t is uint64_t:
-        return K_U64
+        kind = K_U64
     elif key_t is int32_t:
-        return K_I32
+        kind = K_I32
     elif key_t is int64_t:
-        return K_I64
+        kind = K_I64
     elif key_t is float:
-        return K_F32
-    return K_F64
+        kind = K_F32
+    else:
+        kind = K_F64
+    return kind
 
 
 cdef inline int64_t lower_bound(const key_t* keys, key_t x, int64_t lo, int64_t hi) noexcept nogil:
@@ -69,6 +72,31 @@ cdef inline int64_t lower_bound(const key_t* keys, key_t x, int64_t lo, int64_t 
         base = base + half if base[half] < x else base
         length -= half
     return (base - keys) + (1 if base[0] < x else 0)
+
+
+cdef inline void search_group(const key_t* keys, const key_t** base, int64_t* length, const key_t* xs,
+                              int64_t gn, int64_t* out) noexcept nogil:
+    """Lower bounds of ``gn`` targets, each in its range ``[base[i], base[i] + length[i])``.
+
+    The branch-free binary searches advance in lock step, each prefetching its next
+    probe, so that ``gn`` cache misses are in flight at once instead of one; ``out[i]``
+    is the position in ``keys`` (``base[i] - keys`` for an empty range).
+    """
+    cdef int64_t i, half, ln, active = 1
+    while active:
+        active = 0
+        for i in range(gn):
+            ln = length[i]
+            if ln > 1:
+                half = ln >> 1
+                base[i] = base[i] + half if base[i][half] < xs[i] else base[i]
+                ln -= half
+                length[i] = ln
+                if ln > 1:
+                    LIDX_PREFETCH(base[i] + (ln >> 1))
+                    active = 1
+    for i in range(gn):
+        out[i] = (base[i] - keys) + (1 if length[i] > 0 and base[i][0] < xs[i] else 0)
 
 
 cdef inline int64_t gallop(const key_t* keys, int64_t n, key_t x, int64_t start, int direction) noexcept nogil:

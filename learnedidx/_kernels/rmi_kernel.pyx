@@ -16,7 +16,7 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.math cimport frexp
 
 from learnedidx._kernels.lookup cimport (
-    GROUP, LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound, verify,
+    GROUP, LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound, search_group, verify,
 )
 
 import numpy as np
@@ -187,13 +187,13 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     """Interleaved batch lower bounds; returns the number of fallbacks."""
     cdef const key_t* keys = <const key_t*>st.keys
     cdef int64_t fallbacks = 0
-    cdef int64_t g0, gn, i, half, length, active
+    cdef int64_t g0, gn, i
     cdef int64_t leaf[GROUP]
     cdef int64_t lo[GROUP]
     cdef int64_t hi[GROUP]
     cdef int64_t len_[GROUP]
+    cdef int64_t r[GROUP]
     cdef const key_t* base[GROUP]
-    cdef key_t x
     cdef Py_ssize_t leaf_bytes = 32
     if st.n == 0:
         for i in range(m):
@@ -210,27 +210,9 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
             len_[i] = hi[i] - lo[i]
             base[i] = keys + lo[i]
             LIDX_PREFETCH(base[i] + (len_[i] >> 1))
-        active = 1
-        while active:
-            active = 0
-            for i in range(gn):
-                length = len_[i]
-                if length > 1:
-                    half = length >> 1
-                    x = xs[g0 + i]
-                    base[i] = base[i] + half if base[i][half] < x else base[i]
-                    length -= half
-                    len_[i] = length
-                    if length > 1:
-                        LIDX_PREFETCH(base[i] + (length >> 1))
-                        active = 1
+        search_group(keys, base, len_, xs + g0, gn, r)
         for i in range(gn):
-            x = xs[g0 + i]
-            if len_[i] <= 0:
-                out[g0 + i] = verify(keys, st.n, x, lo[i], lo[i], hi[i], &fallbacks)
-            else:
-                out[g0 + i] = verify(keys, st.n, x, (base[i] - keys) + (1 if base[i][0] < x else 0),
-                                     lo[i], hi[i], &fallbacks)
+            out[g0 + i] = verify(keys, st.n, xs[g0 + i], r[i], lo[i], hi[i], &fallbacks)
         g0 += gn
     return fallbacks
 

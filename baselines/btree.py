@@ -1,0 +1,172 @@
+"""A cache-aware, static, bulk-loaded B+-tree: the baseline a learned index must beat.
+
+Layout (``B = node_bytes / key size`` keys per node, ``page_keys`` keys per page)::
+
+    inner (one 64-byte aligned array, top level first)
+    level 2:  [ m0   m1   ...          ]            one node: the max of each child
+    level 1:  [ s0 .. s(B-1) ][ sB .. ]             B-key nodes, one cache line each
+    level 0:  [ p0 p1 ... p(B-1) ][ pB ... ]        p_i = last key of page i
+    keys:     [ page 0 ][ page 1 ][ ... ]           the sorted array itself, not copied
+
+A lookup counts, in each node on its path, the keys smaller than the target (a
+branch-free compare over one cache line); that count picks the child, and at the bottom
+it is the page, searched by a branch-free binary search.  Nodes are padded with the
+dtype's maximum (+inf for floats), which no target is below.  A target above the last
+key answers ``n`` before the descent, so the descent never leaves the tree.
+
+Build: ``O(n / page_keys)`` (only the separators are touched).  Lookup:
+``ceil(log_B(n / page_keys))`` node visits plus ``log2(page_keys)`` key compares.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from learnedidx import search
+from learnedidx._memory import aligned_zeros
+from learnedidx._validate import as_sorted_keys
+from learnedidx.interface import IndexBase, check_backend, compiled_module, require_compiled
+
+
+def _pad_value(dtype: np.dtype):
+    return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+
+
+class BTree(IndexBase):
+    """Static B+-tree over sorted keys (any supported dtype, duplicates allowed).
+
+    ``node_bytes`` is the inner node size (a multiple of 64, the cache line);
+    the fanout follows from the key width (8 uint64 keys per 64-byte node, 16 uint32).
+    ``page_keys`` is the number of keys per leaf page of the sorted array.  The keys are
+    not copied (``copy=True`` to opt in); ``backend`` as for :class:`learnedidx.RMI`.
+
+    >>> import numpy as np
+    >>> t = BTree(np.arange(0, 1000, 3, dtype=np.uint64), node_bytes=64, page_keys=8)
+    >>> t.searchsorted(300), t.searchsorted([2, 3, 999, 1000]).tolist(), t.height
+    (100, [1, 1, 333, 334], 2)
+    """
+
+    name = "BTree"
+
+    def __init__(self, keys, node_bytes: int = 64, page_keys: int = 64, *, copy: bool = False,
+                 backend: str = "auto"):
+        check_backend(backend)
+        if not isinstance(node_bytes, (int, np.integer)) or node_bytes < 64 or node_bytes % 64:
+            raise ValueError(f"node_bytes must be a positive multiple of 64 (the cache line), got {node_bytes!r}")
+        if not isinstance(page_keys, (int, np.integer)) or isinstance(page_keys, bool) or page_keys < 1:
+            raise ValueError(f"page_keys must be a positive int, got {page_keys!r}")
+        self._keys = as_sorted_keys(keys, copy=copy)
+        self._n = self._keys.size
+        self.dtype = self._keys.dtype
+        self.node_bytes = int(node_bytes)
+        self.page_keys = int(page_keys)
+        self.fanout = self.node_bytes // self.dtype.itemsize
+        self._build()
+        module = require_compiled(compiled_module("learnedidx.baselines._btree_kernel"), backend)
+        self._kernel = None if module is None or self._n == 0 else module.BTreeKernel(
+            self._keys, self._inner, self._offsets, self.fanout, self.page_keys)
+        if self._kernel is not None:
+            self._attach_kernel(self._kernel)
+        self.backend = "compiled" if self._kernel is not None else "numpy"
+
+    def _build(self) -> None:
+        n, B, pk = self._n, self.fanout, self.page_keys
+        pages = max(1, math.ceil(n / pk))
+        pad = _pad_value(self.dtype)
+        if n:
+            seps = self._keys[np.minimum(np.arange(1, pages + 1, dtype=np.int64) * pk, n) - 1]
+        else:
+            seps = np.full(1, pad, dtype=self.dtype)
+        levels = []                                   # bottom level first
+        cur = seps
+        while True:
+            nodes = math.ceil(cur.size / B)
+            level = np.full(nodes * B, pad, dtype=self.dtype)
+            level[:cur.size] = cur
+            levels.append(level)
+            if nodes == 1:
+                break
+            cur = level.reshape(nodes, B)[:, -1]      # each node's max (its last entry)
+        levels.reverse()                              # store top level first
+        sizes = [lv.size for lv in levels]
+        self._offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        self._inner = aligned_zeros(sum(sizes), self.dtype)
+        for off, lv in zip(self._offsets, levels):
+            self._inner[off:off + lv.size] = lv
+        self.pages = pages
+        self.height = len(levels)
+
+    # ----------------------------------------------------------- reference path
+
+    def _reference_lower_bound(self, targets: np.ndarray) -> np.ndarray:
+        """Vectorised descent, then a bounded binary search in each target's page."""
+        n, B, pk = self._n, self.fanout, self.page_keys
+        big = targets > self._keys[-1]
+        t = np.where(big, self._keys[-1], targets)
+        node = np.zeros(targets.size, dtype=np.int64)
+        cols = np.arange(B)
+        for off in self._offsets:
+            block = self._inner[off + node[:, None] * B + cols]
+            node = node * B + (block < t[:, None]).sum(axis=1)
+        lo = node * pk
+        pos = search.lower_bound_batch(self._keys, t, lo, np.minimum(lo + pk, n))
+        pos[big] = n
+        return pos
+
+    def _reference_lower_bound_scalar(self, target) -> int:
+        n, B, pk = self._n, self.fanout, self.page_keys
+        if target > self._keys.item(n - 1):
+            return n
+        inner = self._inner
+        node = 0
+        for off in self._offsets.tolist():
+            base = off + node * B
+            node = node * B + sum(1 for j in range(B) if inner.item(base + j) < target)
+        lo = node * pk
+        return search.lower_bound(self._keys, target, lo, min(lo + pk, n))
+
+    # ----------------------------------------------------------------- reports
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of inner nodes (separators); the pages are the key array itself."""
+        return int(self._inner.nbytes)
+
+    def stats(self) -> dict:
+        """Layout figures: fanout, height, pages, inner bytes.
+
+        >>> BTree(np.arange(10_000), node_bytes=64, page_keys=100).stats()["pages"]
+        100
+        """
+        return {"n": self._n, "dtype": self.dtype.name, "node_bytes": self.node_bytes, "fanout": self.fanout,
+                "page_keys": self.page_keys, "pages": self.pages, "height": self.height,
+                "inner_bytes": self.nbytes, "bytes_per_key": self.nbytes / self._n if self._n else 0.0,
+                "backend": self.backend}
+
+    def _check(self) -> None:
+        """Verify the invariants (sorted keys, separators, node maxima, padding).
+
+        Runtime complexity: ``O(n / page_keys)`` plus one sortedness pass over the keys.
+        """
+        keys, n, B, pk = self._keys, self._n, self.fanout, self.page_keys
+        assert n < 2 or not np.any(keys[1:] < keys[:-1]), "keys are no longer sorted (modified after build?)"
+        assert self._inner.ctypes.data % 64 == 0, "inner nodes are not cache-line aligned"
+        pad = _pad_value(self.dtype)
+        offs = list(self._offsets) + [self._inner.size]
+        levels = [self._inner[offs[i]:offs[i + 1]] for i in range(self.height)]
+        assert all(lv.size % B == 0 for lv in levels), "a level is not a whole number of nodes"
+        assert levels[0].size == B, "the top level is not a single node"
+        if n:
+            seps = keys[np.minimum(np.arange(1, self.pages + 1) * pk, n) - 1]
+            bottom = levels[-1]
+            assert np.array_equal(bottom[:self.pages], seps), "separators differ from the pages' last keys"
+            assert np.all(bottom[self.pages:] == pad), "padding of the bottom level changed"
+        for upper, lower in zip(levels[:-1], levels[1:]):
+            maxima = lower.reshape(-1, B)[:, -1]
+            assert np.array_equal(upper[:maxima.size], maxima), "an inner entry is not its child's maximum"
+            assert np.all(upper[maxima.size:] == pad), "padding of an inner level changed"
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(n={self._n}, dtype={self.dtype.name}, node_bytes={self.node_bytes}, "
+                f"page_keys={self.page_keys}, height={self.height})")
