@@ -10,7 +10,7 @@ their pages with an interleaved branch-free binary search.
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 from learnedidx._kernels.lookup cimport (
-    GROUP, LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound, search_group,
+    GROUP, LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound, prefetch_window, search_group,
 )
 
 
@@ -75,7 +75,7 @@ cdef void lower_bound_tree_many(const Tree* t, const key_t* xs, int64_t m, int64
                 if lvl + 1 < t.height:
                     LIDX_PREFETCH(inner + t.offsets[lvl + 1] + node[i] * B)
                 else:
-                    LIDX_PREFETCH(keys + node[i] * pk + (pk >> 1))
+                    prefetch_window(keys + node[i] * pk, pk * <int64_t>sizeof(key_t))
         for i in range(gn):
             base[i] = keys + node[i] * pk
             hi = node[i] * pk + pk

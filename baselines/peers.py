@@ -166,13 +166,20 @@ class PyGMIndex(_Adapter):
         self.epsilon = int(epsilon)
         self._refuse_unsupported()
         self._list = pygm.SortedList(self._keys, epsilon=self.epsilon)
+        self._last = self._keys.item(self._n - 1) if self._n else None
 
     def _refuse_unsupported(self) -> None:
-        """PyGM 1.0.1 answers wrongly (measured) on signed keys spanning more than the
-        type's maximum, and wrongly or with a crash on float keys holding +-inf."""
+        """Key sets PyGM 1.0.1 mishandles (measured): signed keys spanning more than the
+        type's maximum (wrong answers), float keys holding +-inf (wrong answers or a
+        crash), and keys equal to the dtype's maximum, which PyGM uses as a sentinel
+        (an exception, an endless loop or unbounded allocation)."""
         keys = self._keys
         if not self._n:
             return
+        top = np.finfo(self.dtype).max if self.dtype.kind == "f" else np.iinfo(self.dtype).max
+        if keys[-1] == top:
+            raise ValueError(f"PyGM cannot index a key equal to the {self.dtype.name} maximum ({top}), "
+                             "which it uses as a sentinel; use a wider dtype or another index")
         if self.dtype.kind == "i" and int(keys[-1]) - int(keys[0]) > np.iinfo(self.dtype).max:
             raise ValueError(f"PyGM answers wrongly when {self.dtype.name} keys span more than "
                              f"2**{np.iinfo(self.dtype).bits - 1} - 1; use unsigned keys (offset them) "
@@ -183,7 +190,13 @@ class PyGMIndex(_Adapter):
 
     @property
     def scalar_fn(self):
-        return self._list.bisect_left
+        """PyGM's ``bisect_left`` behind one guard: PyGM answers targets above its last
+        key wrongly (floats) or crashes on the dtype's maximum (integers), so those
+        answer ``n`` without reaching it (one Python compare per call)."""
+        bisect_left, last, n = self._list.bisect_left, self._last, self._n
+        if not n:
+            return lambda x: 0
+        return lambda x: n if x > last else bisect_left(x)
 
     @property
     def nbytes(self) -> int:

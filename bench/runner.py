@@ -17,16 +17,15 @@ Run: ``python -m learnedidx.bench.runner --n 10000000 --dataset uniform --datase
 """
 from __future__ import annotations
 
-import argparse
-import json
 import platform
 import sys
 import time
 
 import numpy as np
 
-from . import datasets
+from . import workloads
 from .timing import summary_ns, time_runs
+from .workloads import Workload
 
 #: Index specs run when none is given: ours, the B-tree, numpy idioms, the peers.
 DEFAULT_INDEXES = ("RMI", "BTree", "InterleavedBinarySearch", "BinarySearch", "SortedBinarySearch",
@@ -98,68 +97,87 @@ def _check(name: str, got, expected: np.ndarray) -> None:
         raise MismatchError(f"{name} returned a wrong answer (first mismatch at query {bad})")
 
 
-def run(dataset: str, n: int, specs=DEFAULT_INDEXES, queries: int = 1_000_000, scalar_queries: int = 200_000,
-        repeats: int = 5, seed: int = 42, modes=("batch", "scalar"), keys: np.ndarray | None = None,
-        log=print) -> list[dict]:
-    """Benchmark ``specs`` on one dataset; one row (dict) per index and mode.
-
-    Specs whose package is missing or that cannot hold the dataset's dtype are
-    reported (``log``) and left out.
-    """
-    if keys is None:
-        keys = datasets.generate(dataset, n, seed)
-    n = keys.size
-    rng = np.random.default_rng(seed + 1)
-    q = keys[rng.integers(0, n, queries)]
-    expected = np.searchsorted(keys, q)
-    qs = q[:scalar_queries].tolist()
-    exp_s = expected[:scalar_queries]
-    log(f"{dataset}: n={n:,} {keys.dtype}, {queries:,} batch / {len(qs):,} scalar queries, {repeats} repeats")
+def _timed_rows(idx, name, base, wl: Workload, qs, exp_s, up_s, modes, repeats, batch_ok, tick):
+    """Time one built index on one workload in the requested modes; check every run."""
     rows = []
-    for spec in specs:
+    for mode in modes:
+        if mode == "batch" and not batch_ok:
+            continue
+        if mode == "batch":
+            if wl.upper is None:
+                fn = lambda: idx.searchsorted(wl.queries)          # noqa: E731
+            else:
+                def fn():
+                    start, stop = idx.range(wl.queries, wl.upper)
+                    return stop - start
+            expected, count = wl.expected, wl.queries.size
+        else:
+            f = idx.scalar_fn
+            if up_s is None:
+                fn = lambda: [f(x) for x in qs]                     # noqa: E731
+            else:
+                fn = lambda: [max(0, f(h) - f(lo)) for lo, h in zip(qs, up_s)]   # noqa: E731
+            expected, count = exp_s, len(qs)
+        times = []
+        for _ in range(repeats):
+            t, got = time_runs(fn, 1)
+            _check(name, got, expected)
+            times += t
+            tick()
+        rows.append(dict(base, mode=mode, queries=count, ns=summary_ns(times, count)))
+    return rows
+
+
+def run(keys: np.ndarray, info: dict, specs=DEFAULT_INDEXES, workload: Workload | None = None,
+        scalar_queries: int = 200_000, repeats: int = 5, modes=("batch", "scalar"), progress=None,
+        log=print) -> list[dict]:
+    """Benchmark ``specs`` on one key set and workload; one row (dict) per index and mode.
+
+    ``info`` describes the dataset (``datasets.load``).  Specs whose package is missing
+    or that cannot hold the keys are reported through ``log`` and left out; an unknown
+    index or parameter raises :class:`SpecError`.  ``progress`` (a ``rich`` Progress or
+    None) shows builds and timed runs.
+    """
+    wl = workload or workloads.make(keys, "present", 1_000_000, info.get("seed", 42) + 1)
+    qs = wl.queries[:scalar_queries].tolist()
+    up_s = None if wl.upper is None else wl.upper[:scalar_queries].tolist()
+    exp_s = wl.expected[:scalar_queries]
+    parsed = [parse_spec(s) for s in specs]
+    from learnedidx.baselines import INDEXES
+    for name, _ in parsed:
+        if name not in INDEXES:
+            raise SpecError(f"unknown index {name!r}; choose one of: {', '.join(sorted(INDEXES))}")
+    steps = sum(repeats * sum(1 for m in modes if m == "scalar" or n not in SCALAR_ONLY) + 1 for n, _ in parsed)
+    task = progress.add_task(f"{info['dataset']} {wl.name}", total=steps) if progress else None
+    tick = (lambda: progress.advance(task)) if progress else (lambda: None)
+    rows = []
+    for spec, (name, _) in zip(specs, parsed):
         try:
-            name, idx, build_s = build_index(spec, keys)
+            label_, idx, build_s = build_index(spec, keys)
         except (ImportError, TypeError, ValueError) as exc:
             if isinstance(exc, SpecError):
                 raise
-            log(f"  {spec}: skipped ({exc})")
+            log(f"{spec}: skipped ({exc})")
+            tick()
             continue
+        tick()
         if hasattr(idx, "_check"):
             idx._check()
         stats = idx.stats() if hasattr(idx, "stats") else {}
-        base = {"dataset": dataset, "n": n, "dtype": keys.dtype.name, "index": name, "build_s": build_s,
-                "bytes": int(idx.nbytes), "bytes_per_key": idx.nbytes / n, "checked": True}
-        for key in ("avg_log2_window", "max_error", "leaves", "height", "fanout", "page_keys"):
+        base = {"dataset": info["dataset"], "n": int(keys.size), "dtype": keys.dtype.name, "workload": wl.name,
+                "index": label_, "build_s": build_s, "bytes": int(idx.nbytes),
+                "bytes_per_key": idx.nbytes / max(1, keys.size), "checked": True}
+        for key in ("avg_log2_window", "max_window", "max_error", "leaves", "height", "fanout", "page_keys"):
             if key in stats:
                 base[key] = stats[key]
-        for mode in modes:
-            if mode == "batch" and parse_spec(spec)[0] in SCALAR_ONLY:
-                continue
-            if mode == "batch":
-                times, got = time_runs(lambda: idx.searchsorted(q), repeats)
-                _check(name, got, expected)
-                count = queries
-            else:
-                fn = idx.scalar_fn
-                times, got = time_runs(lambda: [fn(x) for x in qs], repeats)
-                _check(name, got, exp_s)
-                count = len(qs)
-            row = dict(base, mode=mode, queries=count, ns=summary_ns(times, count))
-            rows.append(row)
-            log(f"  {name:<44} {mode:<6} {row['ns']['median']:8.1f} ns/lookup  {row['bytes_per_key']:.3f} B/key")
+        rows += _timed_rows(idx, label_, base, wl, qs, exp_s, up_s, modes, repeats, name not in SCALAR_ONLY, tick)
         del idx
     return rows
 
 
-def median(rows, index_prefix: str, mode: str, dataset: str) -> float | None:
-    """Smallest median among rows whose index label starts with ``index_prefix``."""
-    vals = [r["ns"]["median"] for r in rows
-            if r["dataset"] == dataset and r["mode"] == mode and r["index"].split("(")[0] == index_prefix]
-    return min(vals) if vals else None
-
-
 def _best(rows, prefix, mode, ds):
-    cands = [r for r in rows if r["dataset"] == ds and r["mode"] == mode and r["index"].split("(")[0] == prefix]
+    cands = [r for r in rows if r["dataset"] == ds and r["mode"] == mode and r["index"].split("(")[0] == prefix
+             and r.get("workload", "present/random") == "present/random"]
     return min(cands, key=lambda r: r["ns"]["median"]) if cands else None
 
 
@@ -170,7 +188,7 @@ def target_ratios(rows: list[dict]) -> list[str]:
     B-tree configuration.
     """
     lines = []
-    for ds in dict.fromkeys(r["dataset"] for r in rows):
+    for ds in dict.fromkeys(r["dataset"] for r in rows if r.get("workload", "present/random") == "present/random"):
         def ratio(a, b, limit, what):
             if a is None or b is None:
                 return
@@ -193,12 +211,12 @@ def target_ratios(rows: list[dict]) -> list[str]:
 
 def markdown_table(rows: list[dict]) -> str:
     """The rows as a Markdown table (median with min-max)."""
-    out = ["| dataset | n | index | mode | ns/lookup median (min-max) | build s | index bytes | bytes/key | avg log2 window |",
-           "|---|---:|---|---|---:|---:|---:|---:|---:|"]
+    out = ["| dataset | n | workload | index | mode | ns/query median (min-max) | build s | index bytes | bytes/key "
+           "| avg log2 window |", "|---|---:|---|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         ns = r["ns"]
         w = f"{r['avg_log2_window']:.2f}" if "avg_log2_window" in r else ""
-        out.append(f"| {r['dataset']} | {r['n']:,} | {r['index']} | {r['mode']} | {ns['median']:.1f} "
+        out.append(f"| {r['dataset']} | {r['n']:,} | {r['workload']} | {r['index']} | {r['mode']} | {ns['median']:.1f} "
                    f"({ns['min']:.1f}-{ns['max']:.1f}) | {r['build_s']:.2f} | {r['bytes']:,} | "
                    f"{r['bytes_per_key']:.3f} | {w} |")
     return "\n".join(out)
@@ -214,31 +232,9 @@ def machine() -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m learnedidx.bench.runner", description=__doc__.split("\n")[0])
-    ap.add_argument("--dataset", action="append", choices=sorted(datasets.SYNTHETIC))
-    ap.add_argument("--index", action="append", metavar="NAME[:param=value,...]",
-                    help=f"repeatable; default: {' '.join(DEFAULT_INDEXES)}")
-    ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--queries", type=int, default=1_000_000)
-    ap.add_argument("--scalar-queries", type=int, default=200_000)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--mode", choices=("batch", "scalar", "both"), default="both")
-    ap.add_argument("--json", metavar="FILE")
-    args = ap.parse_args(argv)
-    modes = ("batch", "scalar") if args.mode == "both" else (args.mode,)
-    rows = []
-    for ds in args.dataset or ["uniform", "lognormal"]:
-        rows += run(ds, args.n, args.index or DEFAULT_INDEXES, args.queries,
-                    min(args.scalar_queries, args.queries), args.repeats, args.seed, modes)
-    print()
-    print(markdown_table(rows))
-    print()
-    print("\n".join(target_ratios(rows)))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "seed": args.seed, "rows": rows}, f, indent=1)
-    return 0
+    """``python -m learnedidx.bench.runner ...`` is ``learnedidx bench ...``."""
+    from learnedidx.cli import main as cli_main
+    return cli_main(["bench", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -359,12 +359,27 @@ class RMI(IndexBase):
 
     def _windows(self, targets: np.ndarray):
         """``(leaf, lo, hi)`` arrays: the routed leaf and the search window of each target."""
-        leaf = self._route(targets)
-        p = self._predict_positions(targets, leaf)
-        rec = self._leaves
-        lo = np.clip(p + rec["elo"][leaf], 0, self._n)
-        hi = np.clip(p + rec["ehi"][leaf], 0, self._n)
+        leaf, _, lo, hi = self.predict(targets)
         return leaf, lo, hi
+
+    def predict(self, v):
+        """Model output for diagnostics: ``(leaf, position, lo, hi)`` arrays for ``v``.
+
+        ``v`` is an array of values of the key dtype; ``position`` is the leaf model's
+        clamped prediction and ``[lo, hi)`` the window the lookup searches first.
+
+        >>> idx = RMI(np.arange(0, 1000, 10), leaves=4)
+        >>> leaf, pos, lo, hi = idx.predict(np.array([500]))
+        >>> bool(lo[0] <= 50 <= hi[0])
+        True
+        """
+        targets = np.ascontiguousarray(np.asarray(v, dtype=self.dtype)).reshape(-1)
+        leaf = self._route(targets)
+        pos = self._predict_positions(targets, leaf)
+        rec = self._leaves
+        lo = np.clip(pos + rec["elo"][leaf], 0, self._n)
+        hi = np.clip(pos + rec["ehi"][leaf], 0, self._n)
+        return leaf, pos, lo, hi
 
     def _leaf_scalar(self, i: int):
         if self._leaf_lists is None:

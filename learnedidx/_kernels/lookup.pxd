@@ -74,6 +74,24 @@ cdef inline int64_t lower_bound(const key_t* keys, key_t x, int64_t lo, int64_t 
     return (base - keys) + (1 if base[0] < x else 0)
 
 
+cdef enum:
+    PREFETCH_LINES = 16   # windows up to this many cache lines are prefetched whole
+
+
+cdef inline void prefetch_window(const void* first, int64_t nbytes) noexcept nogil:
+    """Prefetch every cache line of a small window (its probes then hit the cache),
+    or only its middle line when it is wider than ``PREFETCH_LINES``."""
+    cdef const char* p = <const char*>first
+    cdef int64_t off
+    if nbytes <= PREFETCH_LINES * 64:
+        off = 0
+        while off < nbytes:
+            LIDX_PREFETCH(p + off)
+            off += 64
+    else:
+        LIDX_PREFETCH(p + (nbytes >> 1))
+
+
 cdef inline void search_group(const key_t* keys, const key_t** base, int64_t* length, const key_t* xs,
                               int64_t gn, int64_t* out) noexcept nogil:
     """Lower bounds of ``gn`` targets, each in its range ``[base[i], base[i] + length[i])``.

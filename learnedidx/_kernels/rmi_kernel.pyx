@@ -16,7 +16,7 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.math cimport frexp
 
 from learnedidx._kernels.lookup cimport (
-    GROUP, LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound, search_group, verify,
+    GROUP, LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound, prefetch_window, search_group, verify,
 )
 
 import numpy as np
@@ -209,7 +209,7 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
             leaf_window(st, xs[g0 + i], leaf[i], &lo[i], &hi[i])
             len_[i] = hi[i] - lo[i]
             base[i] = keys + lo[i]
-            LIDX_PREFETCH(base[i] + (len_[i] >> 1))
+            prefetch_window(base[i], len_[i] * <int64_t>sizeof(key_t))
         search_group(keys, base, len_, xs + g0, gn, r)
         for i in range(gn):
             out[g0 + i] = verify(keys, st.n, xs[g0 + i], r[i], lo[i], hi[i], &fallbacks)
