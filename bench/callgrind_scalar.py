@@ -2,9 +2,10 @@
 
 Each implementation runs twice under callgrind: once with ``COUNT`` lookups and once
 with none (same build, same queries); the difference divided by ``COUNT`` is the cost
-of one lookup, including the Python loop and call.  Run:
+of one lookup, including the Python loop and call.  Each index is called through its
+``scalar_fn`` (as in ``learnedidx bench``'s scalar rows).  Run:
 
-    python -m learnedidx.bench.callgrind_scalar [--n 1000000] [--count 20000]
+    python -m learnedidx.bench.callgrind_scalar [--n 1000000] [--count 20000] [--impl SPEC ...]
 """
 from __future__ import annotations
 
@@ -17,31 +18,15 @@ import tempfile
 
 import numpy as np
 
-IMPLS = ("rmi", "numpy", "pygm", "btrees")
-
-
-def _setup(impl: str, keys: np.ndarray):
-    if impl == "rmi":
-        from learnedidx import RMI
-        return RMI(keys).searchsorted
-    if impl == "numpy":
-        ks, kt = keys.searchsorted, keys.dtype.type
-        return lambda x: int(ks(kt(x)))
-    if impl == "pygm":
-        import pygm
-        return pygm.SortedList(keys).bisect_left
-    if impl == "btrees":
-        from BTrees.QQBTree import QQBTree
-        tree = QQBTree()
-        tree.update(dict(zip(keys[::-1].tolist(), range(keys.size - 1, -1, -1))))
-        return lambda x: tree[tree.minKey(x)]
-    raise ValueError(f"unknown implementation {impl!r}; choose one of {IMPLS}")
+#: Index specs (``learnedidx bench --index`` syntax) measured by default.
+IMPLS = ("RMI", "BTree", "BinarySearch", "PyGM", "BTrees")
 
 
 def _child(impl: str, n: int, count: int) -> None:
     from learnedidx.bench.datasets import uniform_sparse
+    from learnedidx.bench.runner import build_index
     keys = uniform_sparse(n, seed=7)
-    fn = _setup(impl, keys)
+    fn = build_index(impl, keys)[1].scalar_fn          # the call the benchmark's scalar rows time
     queries = keys[np.random.default_rng(8).integers(0, n, max(count, 1))].tolist()[:count]
     for x in queries:
         fn(x)
@@ -63,8 +48,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--count", type=int, default=20_000)
-    ap.add_argument("--impl", action="append", choices=IMPLS)
-    ap.add_argument("--child", choices=IMPLS, help=argparse.SUPPRESS)
+    ap.add_argument("--impl", action="append", metavar="SPEC", help=f"index spec (default: {' '.join(IMPLS)})")
+    ap.add_argument("--child", metavar="SPEC", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         _child(args.child, args.n, args.count)

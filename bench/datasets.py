@@ -24,6 +24,8 @@ _U64_MAX = float(np.iinfo(np.uint64).max)
 def _scale_to_u64(x: np.ndarray, top: float = 2.0 ** 63) -> np.ndarray:
     """Map floats monotonically onto ``[0, top)`` as sorted uint64 keys."""
     x = np.sort(x)
+    if x.size == 0:
+        return np.zeros(0, dtype=np.uint64)
     lo, hi = x[0], x[-1]
     span = hi - lo if hi > lo else 1.0
     return ((x - lo) / span * (top - 1.0)).astype(np.uint64)
@@ -74,6 +76,8 @@ def osm_like(n: int, seed: int = 42) -> np.ndarray:
     bursty), which defeats a few global linear segments.
     """
     rng = np.random.default_rng(seed)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
     sizes = np.maximum(1, (rng.pareto(1.2, max(1, n // 200)) * 60).astype(np.int64))
     while sizes.sum() < n:
         sizes = np.concatenate([sizes, sizes])

@@ -201,6 +201,13 @@ def target_ratios(rows: list[dict]) -> list[str]:
         ratio(rmi_s, _best(rows, "PyGM", "scalar", ds), 0.6, "RMI scalar / PyGM bisect_left")
         ratio(rmi_s, _best(rows, "BTrees", "scalar", ds), 1.0, "RMI scalar / BTrees minKey")
         ratio(rmi_b, bt_b, 0.6, "RMI batch / best B-tree batch")
+        if bt_b:
+            small = [r for r in rows if r["dataset"] == ds and r["mode"] == "batch"
+                     and r["index"].split("(")[0] == "RMI" and r["bytes"] <= 0.1 * bt_b["bytes"]
+                     and r.get("workload", "present/random") == "present/random"]
+            if small:
+                ratio(min(small, key=lambda r: r["ns"]["median"]), bt_b, 0.6,
+                      "RMI with <= 1/10 of the B-tree's bytes, batch / best B-tree batch")
         ratio(rmi_b, _best(rows, "InterleavedBinarySearch", "batch", ds), 0.8, "RMI batch / InterleavedBinarySearch")
         ratio(bt_b, _best(rows, "InterleavedBinarySearch", "batch", ds), 1.0, "best B-tree batch / InterleavedBinarySearch")
         if rmi_b and bt_b and bt_b["bytes"]:

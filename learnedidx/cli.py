@@ -43,6 +43,7 @@ def _bench_parser(sub) -> None:
     b.add_argument("--json", metavar="FILE", help="write every figure as JSON")
     b.add_argument("--plot", metavar="DIR", help="write the Pareto and CDF-fit plots (PNG) here")
     b.add_argument("--quiet", action="store_true", help="no progress bars or log lines (tables still print)")
+    b.add_argument("--markdown", action="store_true", help="print the table and target ratios as Markdown")
 
 
 def _datasets_parser(sub) -> None:
@@ -63,10 +64,10 @@ def _progress(quiet: bool):
                     transient=True)
 
 
-def _print_table(rows, quiet: bool) -> None:
+def _print_table(rows, plain: bool) -> None:
     from learnedidx.bench import runner
     try:
-        if quiet:
+        if plain:
             raise ImportError
         from rich.console import Console
         from rich.table import Table
@@ -115,10 +116,10 @@ def _bench(args) -> int:
                                        args.repeats, modes, progress, log)
                 except runner.SpecError as exc:
                     raise UserError(str(exc)) from None
-    _print_table(rows, args.quiet)
+    _print_table(rows, args.quiet or args.markdown)
     ratios = runner.target_ratios(rows)
-    if ratios and not args.quiet:
-        print("\n".join(ratios))
+    if ratios and (args.markdown or not args.quiet):
+        print("\n" + "\n".join(f"- {r}" if args.markdown else r for r in ratios))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": runner.machine(), "seed": args.seed, "datasets": infos, "rows": rows}, f, indent=1)

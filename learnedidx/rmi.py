@@ -69,23 +69,42 @@ def _clamp_index_scalar(v: float, size: int) -> int:
     return int(c)
 
 
-def _per_group_linear(group: np.ndarray, x: np.ndarray, y: np.ndarray, size: int):
-    """Least-squares ``(intercept, slope, count)`` per group via ``np.bincount`` sums.
+def _per_group_linear(group: np.ndarray, x: np.ndarray, y: np.ndarray, size: int, contiguous: bool = False):
+    """Least-squares ``(intercept, slope, count)`` per group, with no loop over groups.
 
-    Two passes (means, then centred sums) keep precision for large offsets.
+    Sums come from ``np.bincount``, or, when ``contiguous`` (``group`` non-decreasing,
+    as monotone routing gives), from ``np.add.reduceat`` over the runs, which avoids
+    the scatter.  Two passes (means, then centred sums) keep precision for large offsets.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        return _per_group_linear_sums(group, x, y, size)
+        return _per_group_linear_sums(group, x, y, size, contiguous)
 
 
-def _per_group_linear_sums(group, x, y, size):
+def _group_sums(group, size, contiguous, cnt):
+    """``sums(values)`` per group, and ``spread(per_group)`` back to every element."""
+    if not contiguous:
+        return (lambda v: np.bincount(group, weights=v, minlength=size)), (lambda g: g[group])
+    ids = np.flatnonzero(cnt)
+    runs = cnt[ids].astype(np.int64)
+    starts = np.concatenate(([0], np.cumsum(runs)[:-1]))
+
+    def sums(v):
+        out = np.zeros(size)
+        if ids.size:
+            out[ids] = np.add.reduceat(v, starts)
+        return out
+    return sums, (lambda g: np.repeat(g[ids], runs))
+
+
+def _per_group_linear_sums(group, x, y, size, contiguous):
     cnt = np.bincount(group, minlength=size).astype(np.float64)
+    sums, spread = _group_sums(group, size, contiguous, cnt)
     safe = np.where(cnt > 0, cnt, 1.0)
-    mx = np.bincount(group, weights=x, minlength=size) / safe
-    my = np.bincount(group, weights=y, minlength=size) / safe
-    dx = x - mx[group]
-    sxx = np.bincount(group, weights=dx * dx, minlength=size)
-    sxy = np.bincount(group, weights=dx * (y - my[group]), minlength=size)
+    mx = sums(x) / safe
+    my = sums(y) / safe
+    dx = x - spread(mx)
+    sxx = sums(dx * dx)
+    sxy = sums(dx * (y - spread(my)))
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1.0), 0.0)
     slope[~np.isfinite(slope)] = 0.0
@@ -245,8 +264,10 @@ class RMI(IndexBase):
         if n:
             if self._monotone:
                 first = starts[nonempty]
-            else:
-                _, first = np.unique(leaf, return_index=True)
+            else:                              # (np.unique would sort all n leaf ids)
+                first_all = np.full(L, n, dtype=np.int64)
+                np.minimum.at(first_all, leaf, np.arange(n, dtype=np.int64))
+                first = first_all[nonempty]
             base = rec["base"]
             if self.dtype.kind == "f":
                 base[nonempty] = self._clip_float(keys[first].astype(np.float64))
@@ -254,7 +275,8 @@ class RMI(IndexBase):
                 base[nonempty] = keys[first]
             d = self._offsets(keys, rec["base"][leaf])
             y = np.arange(n, dtype=np.float64)
-            icept, slope, _ = _per_group_linear(leaf, d, y, L)
+            icept, slope, _ = _per_group_linear(leaf, d, y, L, contiguous=self._monotone)
+            del y
             rec["slope"] = slope
             rec["icept"] = icept
         empty = counts == 0
@@ -263,7 +285,8 @@ class RMI(IndexBase):
         self._leaves = rec
         self._leaf_lists = None
         if n:
-            p = self._predict_positions(keys, leaf)
+            p = self._positions_from_offsets(d, leaf)   # the lookup's own arithmetic
+            del d
             lb, ub = self._equal_ranges()
             lo_err = lb - p
             hi_err = ub - p
@@ -348,8 +371,11 @@ class RMI(IndexBase):
         return _clamp_index_scalar(self.root.predict_scalar(t), self.n_leaves)
 
     def _predict_positions(self, targets: np.ndarray, leaf: np.ndarray) -> np.ndarray:
+        return self._positions_from_offsets(self._offsets(targets, self._leaves["base"][leaf]), leaf)
+
+    def _positions_from_offsets(self, d: np.ndarray, leaf: np.ndarray) -> np.ndarray:
+        """Leaf model prediction from offsets, clamped to ``[0, n]`` (NaN -> 0)."""
         rec = self._leaves
-        d = self._offsets(targets, rec["base"][leaf])
         with np.errstate(over="ignore", invalid="ignore"):   # inf, or inf * 0 = NaN: clamped below
             pred = rec["icept"][leaf] + rec["slope"][leaf] * d
         c = np.where(pred > 0.0, pred, 0.0)
