@@ -195,6 +195,7 @@ class IndexBase(lookups_base()):
         >>> RMI([10, 20, 20, 30]).searchsorted([20, 25, -5.5, 2**70], side="right")
         array([3, 3, 0, 4])
         """
+        check_threads(threads)
         right = check_side(side)
         if is_scalar(v):
             return self._search_scalar(v, right)
@@ -213,6 +214,7 @@ class IndexBase(lookups_base()):
         >>> idx.lookup(4), idx.lookup(5), idx.lookup([9, 4.5, 1.0]).tolist()
         (1, -1, [3, -1, 0])
         """
+        check_threads(threads)
         if is_scalar(v) or np.ndim(v) == 0:
             q = v.item() if isinstance(v, np.ndarray) else v
             if self._kernel is not None:

@@ -6,6 +6,12 @@ Oracles
 * For queries of any other type, numpy's mixed-type comparisons round, so the oracle is
   exact Python arithmetic (:func:`exact_searchsorted`): Python int/float/Fraction
   comparisons are mathematically exact; NaN answers ``len(keys)`` (numpy sorts NaN last).
+
+Hypothesis profiles (``HYPOTHESIS_PROFILE=...``): ``default`` and ``ci`` run 60 examples
+per test with no deadline; ``dev`` runs 20, ``thorough`` 500 (minutes, for bug hunts).
+
+Backends: the ``backend`` fixture runs every RMI test on ``"numpy"`` and, once the
+extension ``learnedidx._kernels.rmi_kernel`` is built, on ``"compiled"`` as well.
 """
 from __future__ import annotations
 
@@ -22,9 +28,9 @@ from hypothesis import strategies as st
 
 # --------------------------------------------------------------------------- profiles
 
-_PROFILE = dict(max_examples=60, deadline=None, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.filter_too_much])
+_PROFILE = {"max_examples": 60, "deadline": None, "print_blob": True,
+            "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
+                                      HealthCheck.filter_too_much]}
 settings.register_profile("default", **_PROFILE)
 settings.register_profile("ci", **_PROFILE)
 settings.register_profile("dev", **{**_PROFILE, "max_examples": 20})

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import KEY_DTYPES, ROOTS, dtype_id
+
 from learnedidx import RMI
 
 GOOD = np.array([1, 2, 2, 5, 9], dtype=np.int64)

@@ -11,12 +11,24 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from conftest import (
+    KEY_DTYPES,
+    LEAF_COUNTS,
+    MORE_THAN_KEYS,
+    ROOTS,
+    _pattern_values,
+    adversarial_keys,
+    dtype_id,
+    key_queries,
+    neighbours,
+    oracle_lookup,
+    resolve_leaves,
+    sorted_keys,
+    special_array,
+)
+from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import (KEY_DTYPES, adversarial_keys, LEAF_COUNTS, MORE_THAN_KEYS, ROOTS, _pattern_values,
-                      dtype_id, key_queries, neighbours, oracle_lookup, resolve_leaves, sorted_keys,
-                      special_array)
 from learnedidx import RMI
 
 N_SCALAR = 12
@@ -332,6 +344,7 @@ def test_stats_and_nbytes(backend):
 
 def test_backend_attribute(backend):
     idx = RMI(np.arange(10, dtype=np.uint64), backend=backend)
+    idx._check()
     assert idx.backend == backend
     assert RMI(np.arange(10, dtype=np.uint64), backend="auto").backend in ("numpy", "compiled")
 

@@ -10,13 +10,26 @@ import math
 
 import numpy as np
 import pytest
+from conftest import (
+    FOREIGN_FLOATS,
+    FOREIGN_INTS,
+    KEY_DTYPES,
+    QUERY_DTYPES,
+    ROOTS,
+    adversarial_keys,
+    dtype_id,
+    exact_lookup,
+    exact_searchsorted,
+    foreign_numpy_scalars,
+    key_relative_foreign,
+    lo_hi,
+    sorted_keys,
+    special_values,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import (FOREIGN_FLOATS, FOREIGN_INTS, KEY_DTYPES, QUERY_DTYPES, ROOTS, adversarial_keys,
-                      dtype_id, exact_lookup, exact_searchsorted, foreign_numpy_scalars,
-                      key_relative_foreign, lo_hi, sorted_keys, special_values)
 from learnedidx import RMI
 from learnedidx import _queries as Q
 
@@ -74,7 +87,7 @@ def check_array(idx, key_list, arr):
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
 def test_python_int_queries(backend, dtype):
     """-1 / 2**64 / 2**70 / -2**70 vs unsigned keys, 2**53+1 / 2**1024 vs float keys ..."""
-    keys, key_list, idx = keyset(dtype, backend)
+    _keys, key_list, idx = keyset(dtype, backend)
     for q in FOREIGN_INTS:
         check_scalar(idx, key_list, q)
 
@@ -82,21 +95,21 @@ def test_python_int_queries(backend, dtype):
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
 def test_python_float_queries(backend, dtype):
     """2.5 / -0.5 / 1e30 / inf / -inf / nan vs integer keys, and float edge cases."""
-    keys, key_list, idx = keyset(dtype, backend)
+    _keys, key_list, idx = keyset(dtype, backend)
     for q in FOREIGN_FLOATS:
         check_scalar(idx, key_list, q)
 
 
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
 def test_numpy_scalars_of_other_dtypes(backend, dtype):
-    keys, key_list, idx = keyset(dtype, backend)
+    _keys, key_list, idx = keyset(dtype, backend)
     for q in foreign_numpy_scalars():
         check_scalar(idx, key_list, q)
 
 
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
 def test_bool_queries(backend, dtype):
-    keys, key_list, idx = keyset(dtype, backend)
+    _keys, key_list, idx = keyset(dtype, backend)
     for q in (True, False, np.bool_(True), np.bool_(False)):
         check_scalar(idx, key_list, q)
     check_array(idx, key_list, np.array([True, False, True]))
@@ -236,13 +249,14 @@ def test_list_mixing_negative_ints_and_uint64_max(backend):
 def test_uint64_keys_int64_query_array_at_int64_max(backend):
     """uint64 keys, an int64 query array holding 2**63 - 1, side="right".
 
-    Minimal reproduction of a library bug: ``_queries._int_targets`` marks an int64
-    query equal to int64 max as above *every* uint64 key when ``right=True``
-    (``at_max`` compares against ``min(info.max, int64 max)``), although uint64 keys
-    above 2**63 - 1 exist.
+    Regression (library bug found by this suite): ``_queries._int_targets`` marked an
+    int64 query equal to int64 max as above *every* uint64 key when ``right=True``
+    (``at_max`` compared against ``min(info.max, int64 max)``), although uint64 keys
+    above 2**63 - 1 exist; the answer was 4 instead of 2.
     """
     keys = np.array([0, 5, 2 ** 63, 2 ** 64 - 1], dtype=np.uint64)
     idx = RMI(keys, backend=backend)
+    idx._check()
     q = np.array([2 ** 63 - 1], dtype=np.int64)
     assert idx.searchsorted(q, side="right").tolist() == [2]        # keys <= 2**63-1: 0 and 5
     assert idx.searchsorted(np.int64(2 ** 63 - 1), side="right") == 2
@@ -251,19 +265,24 @@ def test_uint64_keys_int64_query_array_at_int64_max(backend):
 def test_float_keys_with_infinities_and_ints_beyond_float_range(backend):
     """Python ints beyond float64's range against float keys holding +-inf.
 
-    Minimal reproduction of a library bug: ``scalar_target`` answers ``ABOVE``/``BELOW``
-    (len(keys) / 0) when ``float(q)`` overflows, but ``-inf < -2**1024 < 2**1024 < inf``:
-    infinite keys are not beyond such a query.
+    Regression (library bug found by this suite): ``scalar_target`` answered
+    ``ABOVE``/``BELOW`` (len(keys) / 0) when ``float(q)`` overflows, but
+    ``-inf < -2**1024 < 2**1024 < inf``: infinite keys are not beyond such a query
+    (the answers were 3 and 0 instead of 2 and 1).
     """
     keys = np.array([-np.inf, 0.0, np.inf])
     idx = RMI(keys, backend=backend)
+    idx._check()
     assert idx.searchsorted(2 ** 1024) == 2             # keys < 2**1024: -inf and 0.0
     assert idx.searchsorted(2 ** 1024, side="right") == 2
     assert idx.searchsorted(-(2 ** 1024)) == 1          # keys < -2**1024: -inf
     assert idx.searchsorted(-(2 ** 1024), side="right") == 1
     assert idx.searchsorted([2 ** 1024, -(2 ** 1024)]).tolist() == [2, 1]
     k32 = np.array([-np.inf, 0.0, np.inf], dtype=np.float32)
-    assert RMI(k32, backend=backend).searchsorted(10 ** 400) == 2
+    idx32 = RMI(k32, backend=backend)
+    idx32._check()
+    assert idx32.searchsorted(10 ** 400) == 2
+    assert idx32.searchsorted(-(10 ** 400)) == 1
 
 
 @pytest.mark.skipif(np.finfo(np.longdouble).nmant <= np.finfo(np.float64).nmant,
@@ -272,10 +291,11 @@ def test_float_keys_with_infinities_and_ints_beyond_float_range(backend):
 def test_longdouble_queries(backend, dtype):
     """np.longdouble queries (more precise than float64) must not be rounded to float64.
 
-    Minimal reproduction: ``RMI(np.array([1.0, 2.0])).searchsorted(np.longdouble(1) + eps)``
-    answers 0 (the query is rounded to 1.0), the exact answer is 1.
+    Regression (library bug found by this suite):
+    ``RMI(np.array([1.0, 2.0])).searchsorted(np.longdouble(1) + eps)`` answered 0 (the
+    query was rounded to 1.0 by ``float(q)``); the exact answer is 1.
     """
-    keys, key_list, idx = keyset(dtype, backend)
+    _keys, key_list, idx = keyset(dtype, backend)
     one = np.longdouble(1)
     eps = np.finfo(np.longdouble).eps
     qs = [one + eps, one - eps / 2, np.longdouble(2 ** 53) + 1, np.longdouble(2 ** 63) + 1,
@@ -379,7 +399,7 @@ def _array_result(dtype, res, i=0):
 
 def assert_targets_agree(dtype, q, right):
     scalar = Q.scalar_target(dtype, q, right)
-    code, target, exact = scalar
+    code, target, _ = scalar
     if code == Q.TARGET:
         assert not (isinstance(target, float) and math.isnan(target)), f"NaN target for {q!r}"
         assert np.dtype(dtype).type(target) == target, f"target {target!r} is not exact in {dtype}"
@@ -418,7 +438,7 @@ def test_targets_reduce_searchsorted(dtype, data):
     qs = data.draw(st.lists(foreign_query(dtype), min_size=1, max_size=20), label="queries")
     for q in qs:
         for side in SIDES:
-            code, target, exact = Q.scalar_target(dtype, q, side == "right")
+            code, target, _ = Q.scalar_target(dtype, q, side == "right")
             if code == Q.BELOW:
                 got = 0
             elif code == Q.ABOVE:
@@ -432,7 +452,7 @@ def test_targets_reduce_searchsorted(dtype, data):
 
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
 def test_range_mixed_types(backend, dtype):
-    keys, key_list, idx = keyset(dtype, backend)
+    _keys, key_list, idx = keyset(dtype, backend)
     bounds = [-(2 ** 70), -1, 0, 2.5, 2 ** 53 + 1, 2 ** 64, math.inf, math.nan] + key_list[::25]
     for lo in bounds:
         for hi in bounds:
@@ -445,11 +465,12 @@ def test_range_mixed_types(backend, dtype):
 def test_range_vectorised_broadcasts(backend, dtype):
     """range(array, array), range(scalar, array) and range(array, scalar) all broadcast.
 
-    Minimal reproduction of a library bug: ``RMI(np.arange(10)).range(np.array([1, 2]), 5)``
-    raises "The truth value of an array ... is ambiguous" (``range`` calls the builtin
-    ``max`` whenever ``stop`` is a Python int, even if ``start`` is an array).
+    Regression (library bug found by this suite):
+    ``RMI(np.arange(10)).range(np.array([1, 2]), 5)`` raised "The truth value of an
+    array ... is ambiguous" (``range`` called the builtin ``max`` whenever ``stop`` was
+    a Python int, even if ``start`` was an array).
     """
-    keys, key_list, idx = keyset(dtype, backend)
+    keys, _, idx = keyset(dtype, backend)
     lo = keys[::9]
     hi = keys[::-9][: lo.size]
     s_exp = np.searchsorted(keys, lo, "left")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import KEY_DTYPES, dtype_id, key_queries, sorted_keys
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import KEY_DTYPES, dtype_id, key_queries, sorted_keys
 from learnedidx import search
 
 

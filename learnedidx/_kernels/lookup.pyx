@@ -227,6 +227,10 @@ cdef class LookupKernel:
         return 0
 
 
+# The default ``threads=1``: only it takes the fast path (any other value is validated).
+cdef object _ONE = 1
+
+
 cdef class CompiledLookups:
     """Scalar fast paths of a compiled index class (``RMI``, ``BTree``, ...).
 
@@ -243,7 +247,7 @@ cdef class CompiledLookups:
     def searchsorted(self, v, side="left", *, threads=1):
         """Exactly ``numpy.searchsorted(keys, v, side)`` for a scalar or an array ``v``."""
         cdef LookupKernel k = self._k
-        if k is not None and (type(v) is int or type(v) is float):
+        if k is not None and (type(v) is int or type(v) is float) and threads is _ONE:
             if side == "left":
                 return k.searchsorted(v, False)
             if side == "right":
@@ -253,7 +257,7 @@ cdef class CompiledLookups:
     def lookup(self, v, *, threads=1):
         """Position of the first key equal to ``v``, or -1 (vectorised for arrays)."""
         cdef LookupKernel k = self._k
-        if k is not None and (type(v) is int or type(v) is float):
+        if k is not None and (type(v) is int or type(v) is float) and threads is _ONE:
             return k.lookup(v)
         return self._lookup(v, threads)
 
