@@ -29,6 +29,7 @@ from conftest import (
 from hypothesis import given
 from hypothesis import strategies as st
 
+from index_impls import assert_matches_numpy
 from learnedidx import RMI
 
 N_SCALAR = 12
@@ -57,49 +58,7 @@ def build(keys, backend, **kw) -> RMI:
 
 def assert_searchsorted(idx: RMI, keys: np.ndarray, queries: np.ndarray, n_scalar: int = N_SCALAR):
     """Batch and scalar searchsorted, lookup, contains, ``in`` and range against numpy."""
-    assert queries.dtype == keys.dtype
-    for side in ("left", "right"):
-        expected = np.searchsorted(keys, queries, side)
-        got = idx.searchsorted(queries, side=side)
-        assert isinstance(got, np.ndarray) and got.dtype == np.int64 and got.shape == queries.shape
-        mism = np.flatnonzero(got != expected)
-        assert mism.size == 0, (
-            f"side={side}: query {queries[mism[0]]!r} -> {got[mism[0]]}, numpy says {expected[mism[0]]} "
-            f"({mism.size} mismatches)")
-        for q, e in zip(queries[:n_scalar], expected[:n_scalar].tolist()):
-            r = idx.searchsorted(q, side=side)                     # numpy scalar
-            assert type(r) is int and r == e, (side, q, r, e)
-            r = idx.searchsorted(q.item(), side=side)              # Python scalar
-            assert type(r) is int and r == e, (side, q.item(), r, e)
-    # default side is left
-    np.testing.assert_array_equal(idx.searchsorted(queries), np.searchsorted(keys, queries))
-    # lookup / contains / in
-    exp_lookup = oracle_lookup(keys, queries)
-    got_lookup = idx.lookup(queries)
-    assert got_lookup.dtype == np.int64 and got_lookup.shape == queries.shape
-    np.testing.assert_array_equal(got_lookup, exp_lookup)
-    got_contains = idx.contains(queries)
-    assert got_contains.dtype == bool
-    np.testing.assert_array_equal(got_contains, exp_lookup >= 0)
-    for q, e in zip(queries[:n_scalar], exp_lookup[:n_scalar].tolist()):
-        r = idx.lookup(q)
-        assert type(r) is int and r == e, (q, r, e)
-        assert idx.lookup(q.item()) == e
-        c = idx.contains(q)
-        assert isinstance(c, (bool, np.bool_)) and bool(c) == (e >= 0)
-        assert (q in idx) is (e >= 0)
-        assert (q.item() in idx) is (e >= 0)
-    # range over consecutive query pairs (inverted intervals are empty)
-    if queries.size >= 2:
-        lo, hi = queries[:-1], queries[1:]
-        s_exp = np.searchsorted(keys, lo, "left")
-        e_exp = np.maximum(s_exp, np.searchsorted(keys, hi, "left"))
-        start, stop = idx.range(lo, hi)
-        np.testing.assert_array_equal(start, s_exp)
-        np.testing.assert_array_equal(stop, e_exp)
-        for a, b, se, ee in list(zip(lo, hi, s_exp.tolist(), e_exp.tolist()))[:n_scalar]:
-            assert idx.range(a, b) == (se, ee)
-            assert idx.range(a.item(), b.item()) == (se, ee)
+    assert_matches_numpy(idx, keys, queries, n_scalar=n_scalar)
 
 
 def root_params_strategy(root: str):

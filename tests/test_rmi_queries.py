@@ -30,6 +30,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from index_impls import check_array, check_scalar
 from learnedidx import RMI
 from learnedidx import _queries as Q
 
@@ -47,39 +48,6 @@ def keyset(dtype, backend, root="radix", stages=2):
         idx._check()
         _CACHE[key] = (keys, keys.tolist(), idx)
     return _CACHE[key]
-
-
-def check_scalar(idx, key_list, q):
-    for side in SIDES:
-        exp = exact_searchsorted(key_list, q, side)
-        got = idx.searchsorted(q, side=side)
-        assert type(got) is int, (q, type(got))
-        assert got == exp, f"searchsorted({q!r}, {side!r}) = {got}, exact answer {exp}"
-    exp = exact_lookup(key_list, q)
-    got = idx.lookup(q)
-    assert got == exp, f"lookup({q!r}) = {got}, exact answer {exp}"
-    assert (q in idx) is (exp >= 0), q
-    assert bool(idx.contains(q)) is (exp >= 0), q
-
-
-def check_array(idx, key_list, arr):
-    """``arr`` is an ndarray (any dtype/shape) or a Python sequence of queries."""
-    shape = np.shape(arr)
-    items = np.asarray(arr, dtype=object).ravel().tolist() if not isinstance(arr, np.ndarray) else arr.ravel().tolist()
-    for side in SIDES:
-        got = idx.searchsorted(arr, side=side)
-        assert isinstance(got, np.ndarray) and got.dtype == np.int64 and got.shape == shape
-        exp = [exact_searchsorted(key_list, q, side) for q in items]
-        bad = [(q, g, e) for q, g, e in zip(items, got.ravel().tolist(), exp) if g != e]
-        assert not bad, f"side={side}: {len(bad)} wrong answers, first (query, got, exact): {bad[:3]}"
-    got = idx.lookup(arr)
-    assert got.dtype == np.int64 and got.shape == shape
-    exp = [exact_lookup(key_list, q) for q in items]
-    bad = [(q, g, e) for q, g, e in zip(items, got.ravel().tolist(), exp) if g != e]
-    assert not bad, f"lookup: {len(bad)} wrong answers, first (query, got, exact): {bad[:3]}"
-    c = idx.contains(arr)
-    assert c.dtype == bool and c.shape == shape
-    np.testing.assert_array_equal(c, got >= 0)
 
 
 # ------------------------------------------------------------------- fixed scalars
