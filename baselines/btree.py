@@ -38,7 +38,9 @@ class BTree(IndexBase):
 
     ``node_bytes`` is the inner node size (a multiple of 64, the cache line);
     the fanout follows from the key width (8 uint64 keys per 64-byte node, 16 uint32).
-    ``page_keys`` is the number of keys per leaf page of the sorted array.  The keys are
+    ``page_keys`` is the number of keys per leaf page of the sorted array.  The defaults
+    (64-byte nodes, 32-key pages) were the fastest batch configuration measured here at
+    10M uint64 keys (``bench/RESULTS.md``).  The keys are
     not copied (``copy=True`` to opt in); ``backend`` as for :class:`learnedidx.RMI`.
 
     >>> import numpy as np
@@ -49,7 +51,7 @@ class BTree(IndexBase):
 
     name = "BTree"
 
-    def __init__(self, keys, node_bytes: int = 64, page_keys: int = 64, *, copy: bool = False,
+    def __init__(self, keys, node_bytes: int = 64, page_keys: int = 32, *, copy: bool = False,
                  backend: str = "auto"):
         check_backend(backend)
         if not isinstance(node_bytes, (int, np.integer)) or node_bytes < 64 or node_bytes % 64:

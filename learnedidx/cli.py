@@ -85,7 +85,10 @@ def _print_table(rows, plain: bool) -> None:
                   f"{ns['min']:.0f}-{ns['max']:.0f}", f"{r['build_s']:.2f}", f"{r['bytes_per_key']:.3f}",
                   f"{r['avg_log2_window']:.2f}" if "avg_log2_window" in r else "",
                   f"{r['max_error']:,}" if "max_error" in r else "")
-    Console().print(t)
+    console = Console()
+    if not console.is_terminal:                # piped: do not squeeze the table into 80 columns
+        console = Console(width=160)
+    console.print(t)
 
 
 def _bench(args) -> int:
@@ -100,10 +103,14 @@ def _bench(args) -> int:
     rows, keys_by_ds, infos = [], {}, []
     with _progress(args.quiet) as progress:
         for ds in args.dataset or [datasets.DEFAULT_DATASET]:
+            loading = progress.add_task(f"dataset {ds}", total=None) if progress else None
             try:
                 keys, info = datasets.load(ds, args.n, args.seed, args.dtype)
             except (ValueError, ImportError, OSError) as exc:
                 raise UserError(str(exc)) from None
+            finally:
+                if progress:
+                    progress.remove_task(loading)
             infos.append(info)
             keys_by_ds[info["dataset"]] = keys
             for kind in args.workload or ["present"]:

@@ -1,0 +1,88 @@
+"""The compiled kernels against the numpy reference: same leaf, same window, bit for bit.
+
+Exactness alone cannot show a routing difference (a window that misses is repaired by
+the fallback), so these tests compare the model arithmetic itself: for every query the
+compiled kernel must route to the same leaf and compute the same window ``[lo, hi)`` as
+the numpy reference, in the batch kernel and in the scalar kernel.  (They need the
+compiled extension: a build without it fails here, as it should.)
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from learnedidx import RMI
+
+DTYPES = ["uint32", "uint64", "int32", "int64", "float32", "float64"]
+ROOTS = ["linear", "spline", "cubic", "radix", "loglinear"]
+
+
+def _keys(dtype: str, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    if dt.kind == "f":
+        k = rng.lognormal(0, 3, n) * rng.choice([-1, 1], n)
+        k[: n // 10] = 0.0
+        return np.sort(k.astype(dt))
+    info = np.iinfo(dt)
+    k = rng.integers(info.min, info.max, n, dtype=dt, endpoint=True)
+    k[: n // 10] = k[0]                                      # a run of duplicates
+    return np.sort(k)
+
+
+def _queries(keys: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    dt = keys.dtype
+    if dt.kind == "f":
+        extra = np.array([np.inf, -np.inf, 0.0, -0.0, np.finfo(dt).max, -np.finfo(dt).max, np.finfo(dt).tiny], dt)
+        near = (keys[rng.integers(0, keys.size, 500)] * (1 + rng.normal(0, 1e-3, 500))).astype(dt)
+    else:
+        info = np.iinfo(dt)
+        extra = np.array([info.min, info.max, 0, info.min + 1, info.max - 1], dtype=dt)
+        near = keys[rng.integers(0, keys.size, 500)] + np.array(1, dtype=dt)
+    return np.concatenate([keys[::3], near, extra]).astype(dt)
+
+
+def _assert_same_windows(ref: RMI, comp: RMI, queries: np.ndarray, n_scalar: int = 300) -> None:
+    leaf_r, lo_r, hi_r = ref._windows(queries)
+    m = queries.size
+    leaf_c, lo_c, hi_c = (np.empty(m, np.int64) for _ in range(3))
+    comp._kernel.windows_batch(np.ascontiguousarray(queries), leaf_c, lo_c, hi_c)
+    np.testing.assert_array_equal(leaf_c, leaf_r, err_msg="batch kernel routed to another leaf")
+    np.testing.assert_array_equal(lo_c, lo_r, err_msg="batch kernel computed another window start")
+    np.testing.assert_array_equal(hi_c, hi_r, err_msg="batch kernel computed another window end")
+    for i, q in enumerate(queries[:n_scalar].tolist()):
+        expected = (int(leaf_r[i]), int(lo_r[i]), int(hi_r[i]))
+        assert ref._window_scalar(q) == expected, ("reference scalar path", q)
+        assert comp._kernel.window(q) == expected, ("compiled scalar kernel", q)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("root", ROOTS)
+@pytest.mark.parametrize("stages", [2, 3])
+def test_kernel_model_arithmetic_matches_reference(dtype, root, stages):
+    keys = _keys(dtype, 20_000, seed=hash((dtype, root, stages)) % 1000)
+    kw = dict(root=root, stages=stages, leaves=257)
+    ref, comp = RMI(keys, backend="numpy", **kw), RMI(keys, backend="compiled", **kw)
+    assert comp.backend == "compiled" and ref.backend == "numpy"
+    _assert_same_windows(ref, comp, _queries(keys, 1), n_scalar=100)
+
+
+@settings(max_examples=40, deadline=None)
+@given(dtype=st.sampled_from(DTYPES), root=st.sampled_from(ROOTS), n=st.integers(1, 3000),
+       leaves=st.integers(1, 600), seed=st.integers(0, 2 ** 31))
+def test_kernel_model_arithmetic_random_configs(dtype, root, n, leaves, seed):
+    keys = _keys(dtype, n, seed)
+    ref, comp = RMI(keys, root=root, leaves=leaves, backend="numpy"), RMI(keys, root=root, leaves=leaves,
+                                                                          backend="compiled")
+    _assert_same_windows(ref, comp, _queries(keys, seed + 1), n_scalar=30)
+
+
+def test_kernel_counts_fallbacks_like_the_reference():
+    keys = _keys("uint64", 50_000, 3)
+    q = np.sort(np.random.default_rng(4).integers(0, 2 ** 64 - 1, 20_000, dtype=np.uint64))   # mostly absent
+    ref, comp = RMI(keys, root="cubic", backend="numpy"), RMI(keys, root="cubic", backend="compiled")
+    np.testing.assert_array_equal(ref.searchsorted(q), comp.searchsorted(q))
+    assert ref.stats()["fallbacks"] == comp.stats()["fallbacks"]
