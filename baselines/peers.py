@@ -60,8 +60,8 @@ class _Adapter(IndexBase):
         self.dtype = self._keys.dtype
 
     def _reference_lower_bound(self, targets: np.ndarray) -> np.ndarray:
-        """Batch as a loop of the peer's scalar call (peers have no batch API)."""
-        fn = self.scalar_fn
+        """Batch as a loop of the scalar reference (peers have no batch API)."""
+        fn = self._reference_lower_bound_scalar
         return np.fromiter((fn(t) for t in targets.tolist()), dtype=np.int64, count=targets.size)
 
     def _reference_lower_bound_scalar(self, target) -> int:
@@ -205,10 +205,6 @@ class PyGMIndex(_Adapter):
             return r
         self.repaired += 1
         return int(np.searchsorted(keys, self.dtype.type(target)))
-
-    def _reference_lower_bound(self, targets: np.ndarray) -> np.ndarray:
-        fn = self._reference_lower_bound_scalar
-        return np.fromiter((fn(t) for t in targets.tolist()), dtype=np.int64, count=targets.size)
 
     @property
     def scalar_fn(self):

@@ -219,15 +219,11 @@ class RMI(IndexBase):
         self._inv = inv if math.isfinite(inv) else 0.0
 
     def _normalise(self, targets: np.ndarray) -> np.ndarray:
-        x = targets.astype(np.float64)
-        x = np.where(x > self._xlo, x, self._xlo)
-        x = np.where(x < self._xhi, x, self._xhi)
+        x = self._clip_float(targets.astype(np.float64))
         return (x * 0.5 - self._xlo_half) * self._inv
 
     def _normalise_scalar(self, target) -> float:
-        x = float(target)
-        x = x if x > self._xlo else self._xlo
-        x = x if x < self._xhi else self._xhi
+        x = self._clip_float_scalar(float(target))
         return (x * 0.5 - self._xlo_half) * self._inv
 
     def _fit(self, model_cls):
@@ -310,13 +306,17 @@ class RMI(IndexBase):
             # fallback answers exactly (only possible with more than 2**31 keys).
             rec["elo"][nonempty] = np.clip(elo, _INT32_MIN, _INT32_MAX)
             rec["ehi"][nonempty] = np.clip(ehi, _INT32_MIN, _INT32_MAX)
-            self._key_leaf_counts = counts
-        else:
-            self._key_leaf_counts = counts
+        self._key_leaf_counts = counts
 
     def _clip_float(self, x: np.ndarray) -> np.ndarray:
+        """``x`` clamped to the keys' finite range (the model input; +-inf included)."""
         x = np.where(x > self._xlo, x, self._xlo)
         return np.where(x < self._xhi, x, self._xhi)
+
+    def _clip_float_scalar(self, x: float) -> float:
+        """Scalar twin of :meth:`_clip_float`, same comparisons."""
+        x = x if x > self._xlo else self._xlo
+        return x if x < self._xhi else self._xhi
 
     def _equal_ranges(self):
         """For every key position ``i``: ``[lb_i, ub_i)`` is the run of keys equal to it."""
@@ -354,10 +354,7 @@ class RMI(IndexBase):
 
     def _offset_scalar(self, target, base) -> float:
         if self.dtype.kind == "f":
-            x = float(target)
-            x = x if x > self._xlo else self._xlo
-            x = x if x < self._xhi else self._xhi
-            return x - base
+            return self._clip_float_scalar(float(target)) - base
         return float(target - base)
 
     def _route(self, targets: np.ndarray) -> np.ndarray:
