@@ -348,15 +348,40 @@ def foreign_query(dtype: np.dtype):
     )
 
 
-def typed_queries(qdt: np.dtype, keys: np.ndarray, rng) -> np.ndarray:
-    """An array of ``qdt``: its extremes and specials, random values, and the keys as ``qdt``."""
+def check_queries(idx, key_list: list, qs: list) -> None:
+    """Every query of a Python list alone, then all of them as an object array and as the list."""
+    for q in qs:
+        check_scalar(idx, key_list, q)
+    if qs:
+        obj = np.empty(len(qs), dtype=object)
+        obj[:] = qs
+        check_array(idx, key_list, obj)
+        check_array(idx, key_list, qs)          # a Python list: converted without rounding
+
+
+def assert_signed_zeros(idx, dtype) -> None:
+    """``idx`` over ``[-1, 0, -0, 0, -0, 2]``: -0.0 and 0.0 are one run of equal keys."""
+    for z in (0.0, -0.0, np.float32(-0.0), np.dtype(dtype).type(0.0), 0, False):
+        assert idx.searchsorted(z) == 1, z
+        assert idx.searchsorted(z, side="right") == 5, z
+        assert idx.lookup(z) == 1 and z in idx
+    z = np.array([0.0, -0.0], dtype=dtype)
+    np.testing.assert_array_equal(idx.searchsorted(z), [1, 1])
+    np.testing.assert_array_equal(idx.searchsorted(z, side="right"), [5, 5])
+    np.testing.assert_array_equal(idx.lookup(z), [1, 1])
+    tiny = float(np.nextafter(np.dtype(dtype).type(0), np.dtype(dtype).type(1)))
+    assert idx.searchsorted(tiny) == 5 and idx.searchsorted(-tiny, side="right") == 1
+
+
+def typed_queries(qdt: np.dtype, keys: np.ndarray, rng, count: int = 100) -> np.ndarray:
+    """An array of ``qdt``: its extremes and specials, ``count`` random values, and the keys as ``qdt``."""
     qdt = np.dtype(qdt)
     if qdt.kind == "b":
         return np.array([True, False, False, True])
     if qdt.kind in "iu":
         lo, hi = lo_hi(qdt)
         vals = [v for v in list(FOREIGN_INTS) + special_values(qdt) if lo <= v <= hi]
-        vals += rng.integers(lo, hi, 100, dtype=qdt, endpoint=True).tolist()
+        vals += rng.integers(lo, hi, count, dtype=qdt, endpoint=True).tolist()
         for k in keys.tolist():
             if isinstance(k, float):
                 if not math.isfinite(k):
@@ -366,7 +391,7 @@ def typed_queries(qdt: np.dtype, keys: np.ndarray, rng) -> np.ndarray:
         return np.array(vals, dtype=qdt)
     with np.errstate(all="ignore"):
         bits_t = {2: np.uint16, 4: np.uint32, 8: np.uint64}[qdt.itemsize]
-        rand = rng.integers(0, np.iinfo(bits_t).max, 100, dtype=bits_t, endpoint=True).view(qdt)
+        rand = rng.integers(0, np.iinfo(bits_t).max, count, dtype=bits_t, endpoint=True).view(qdt)
         fin = keys[np.isfinite(keys)].astype(np.float64) if keys.dtype.kind == "f" else keys.astype(np.float64)
         parts = [np.array(FOREIGN_FLOATS, dtype=np.float64).astype(qdt), rand, keys.astype(qdt),
                  (fin + 0.5).astype(qdt), (fin - 0.5).astype(qdt),

@@ -58,6 +58,8 @@ from index_impls import (
     known_bug_mask,
     params_strategy,
     run_isolated,
+    assert_signed_zeros,
+    check_queries,
     typed_queries,
 )
 from learnedidx.baselines import INDEXES, BTreesIndex, PyGMIndex
@@ -99,13 +101,7 @@ def check_foreign(impl, keys, qs, arrays=()):
     if idx is None:
         return
     key_list = keys.tolist()
-    for q in qs:
-        check_scalar(idx, key_list, q)
-    if qs:
-        obj = np.empty(len(qs), dtype=object)
-        obj[:] = qs
-        check_array(idx, key_list, obj)
-        check_array(idx, key_list, qs)          # a Python list: converted without rounding
+    check_queries(idx, key_list, qs)
     for arr in arrays:
         check_array(idx, key_list, arr)
 
@@ -249,16 +245,7 @@ def _signed_zeros(impl, dtype):
     idx, keys = build_tested(impl, keys)
     if idx is None:
         return
-    for z in (0.0, -0.0, np.float32(-0.0), np.dtype(dtype).type(0.0), 0, False):
-        assert idx.searchsorted(z) == 1, z
-        assert idx.searchsorted(z, side="right") == 5, z
-        assert idx.lookup(z) == 1 and z in idx
-    z = np.array([0.0, -0.0], dtype=dtype)
-    np.testing.assert_array_equal(idx.searchsorted(z), [1, 1])
-    np.testing.assert_array_equal(idx.searchsorted(z, side="right"), [5, 5])
-    np.testing.assert_array_equal(idx.lookup(z), [1, 1])
-    tiny = float(np.nextafter(np.dtype(dtype).type(0), np.dtype(dtype).type(1)))
-    assert idx.searchsorted(tiny) == 5 and idx.searchsorted(-tiny, side="right") == 1
+    assert_signed_zeros(idx, dtype)
 
 
 @impl_param

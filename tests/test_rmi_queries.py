@@ -30,7 +30,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from index_impls import check_array, check_scalar
+from index_impls import check_array, check_queries, check_scalar, typed_queries
 from learnedidx import RMI
 from learnedidx import _queries as Q
 
@@ -105,39 +105,13 @@ def test_object_array_of_all_foreign_queries(backend, dtype, root):
 
 # ------------------------------------------------------------- typed query arrays
 
-def _typed_queries(qdt: np.dtype, keys: np.ndarray, rng) -> np.ndarray:
-    """An array of ``qdt``: its extremes and specials, random values, and the keys as ``qdt``."""
-    if qdt.kind == "b":
-        return np.array([True, False, False, True])
-    vals = []
-    if qdt.kind in "iu":
-        lo, hi = lo_hi(qdt)
-        vals += [v for v in list(FOREIGN_INTS) + special_values(qdt) if lo <= v <= hi]
-        vals += rng.integers(lo, hi, 200, dtype=qdt, endpoint=True).tolist()
-        for k in keys.tolist():
-            if isinstance(k, float):
-                if not math.isfinite(k):
-                    continue
-                k = math.floor(k)
-            vals += [v for v in (k - 1, k, k + 1) if lo <= v <= hi]
-        return np.array(vals, dtype=qdt)
-    with np.errstate(all="ignore"):
-        bits_t = {2: np.uint16, 4: np.uint32, 8: np.uint64}[qdt.itemsize]
-        rand = rng.integers(0, np.iinfo(bits_t).max, 200, dtype=bits_t, endpoint=True).view(qdt)
-        fin = keys[np.isfinite(keys)].astype(np.float64) if keys.dtype.kind == "f" else keys.astype(np.float64)
-        parts = [np.array(FOREIGN_FLOATS, dtype=np.float64).astype(qdt), rand, keys.astype(qdt),
-                 (fin + 0.5).astype(qdt), (fin - 0.5).astype(qdt), np.nextafter(keys.astype(qdt), qdt.type(np.inf)),
-                 np.nextafter(keys.astype(qdt), qdt.type(-np.inf))]
-        return np.concatenate(parts).astype(qdt)
-
-
 @pytest.mark.parametrize("qdtype", QUERY_DTYPES, ids=dtype_id)
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
 def test_typed_arrays_of_every_dtype(backend, dtype, qdtype):
     """Query arrays of each numeric dtype against keys of each dtype (the vectorised paths)."""
     keys, key_list, idx = keyset(dtype, backend)
     rng = np.random.default_rng(dtype.num * 100 + qdtype.num)
-    arr = _typed_queries(qdtype, keys, rng)
+    arr = typed_queries(qdtype, keys, rng, count=200)
     check_array(idx, key_list, arr)
     # the scalar path of the same values, as numpy scalars
     for q in arr[:: max(1, arr.size // 80)]:
@@ -305,13 +279,7 @@ def test_foreign_queries_hypothesis(backend, dtype, data):
     key_list = keys.tolist()
     qs = data.draw(st.lists(foreign_query(dtype), max_size=25), label="queries")
     qs += data.draw(st.lists(st.sampled_from(key_relative_foreign(keys, 30) or [0]), max_size=10), label="near")
-    for q in qs:
-        check_scalar(idx, key_list, q)
-    if qs:
-        obj = np.empty(len(qs), dtype=object)
-        obj[:] = qs
-        check_array(idx, key_list, obj)
-        check_array(idx, key_list, qs)          # a Python list: converted without rounding
+    check_queries(idx, key_list, qs)
 
 
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
