@@ -169,6 +169,97 @@ class BTree(IndexBase):
             assert np.array_equal(upper[:maxima.size], maxima), "an inner entry is not its child's maximum"
             assert np.all(upper[maxima.size:] == pad), "padding of an inner level changed"
 
+    # ------------------------------------------------------------- persistence
+
+    def _state(self) -> tuple[dict, dict]:
+        """``(meta, arrays)`` for :mod:`learnedidx.storage`: layout parameters, keys (not copied), inner nodes.
+
+        >>> meta, arrays = BTree(np.arange(100), page_keys=8)._state()
+        >>> meta["page_keys"], sorted(arrays)
+        (8, ['inner', 'keys', 'offsets'])
+        """
+        meta = {"version": 1, "n": self._n, "dtype": self.dtype.name, "node_bytes": self.node_bytes,
+                "page_keys": self.page_keys}
+        return meta, {"keys": self._keys, "inner": self._inner, "offsets": self._offsets}
+
+    @classmethod
+    def _from_state(cls, meta: dict, arrays: dict, backend: str = "auto") -> "BTree":
+        """Rebuild from :meth:`_state` output (arrays may be read-only maps) without copying the keys.
+
+        The level sizes are recomputed from ``n``, the fanout and ``page_keys``, and the inner
+        nodes are checked (sorted levels, node maxima, padding, the last separator equal to
+        the last key), so no descent can leave the tree; bad state raises ``ValueError``.
+        The keys' order is not re-checked (``O(n)``; :meth:`_check` does it).
+
+        Runtime complexity: ``O(n / page_keys)``; one key is read.
+
+        >>> t = BTree(np.arange(0, 50, 5), page_keys=2)
+        >>> BTree._from_state(*t._state()).searchsorted([12, 45])
+        array([3, 9])
+        """
+        check_backend(backend)
+        try:
+            self = cls.__new__(cls)
+            self._load_state(meta, arrays)
+        except (KeyError, TypeError, IndexError, AttributeError, AssertionError) as exc:
+            raise ValueError(f"inconsistent BTree state: {type(exc).__name__}: {exc}") from None
+        module = require_compiled(compiled_module("learnedidx.baselines._btree_kernel"), backend)
+        self._kernel = None if module is None or self._n == 0 else module.BTreeKernel(
+            self._keys, self._inner, self._offsets, self.fanout, self.page_keys)
+        if self._kernel is not None:
+            self._attach_kernel(self._kernel)
+        self.backend = "compiled" if self._kernel is not None else "numpy"
+        return self
+
+    def _load_state(self, meta: dict, arrays: dict) -> None:
+        def need(ok, what):
+            if not ok:
+                raise ValueError(f"inconsistent BTree state: {what}")
+
+        need(meta.get("version") == 1, f"unknown BTree state version {meta.get('version')!r}")
+        ints = [meta[k] for k in ("n", "node_bytes", "page_keys")]
+        need(all(isinstance(v, int) and not isinstance(v, bool) for v in ints), "n, node_bytes, page_keys must be ints")
+        n, node_bytes, page_keys = ints
+        keys = arrays["keys"]
+        need(isinstance(meta["dtype"], str) and keys.dtype == np.dtype(meta["dtype"]), "keys dtype")
+        need(keys.ndim == 1 and keys.size == n and keys.flags.c_contiguous, "keys shape")
+        as_sorted_keys(keys[:2])                      # a supported dtype
+        need(node_bytes >= 64 and node_bytes % 64 == 0 and 1 <= page_keys, "node_bytes / page_keys")
+        self._keys, self._n, self.dtype = keys, n, keys.dtype
+        self.node_bytes, self.page_keys = node_bytes, page_keys
+        self.fanout = B = node_bytes // keys.dtype.itemsize
+        self.pages = pages = max(1, math.ceil(n / page_keys))
+        sizes, cur = [], pages
+        while True:                                    # the level sizes _build makes, bottom first
+            nodes = math.ceil(cur / B)
+            sizes.append(nodes * B)
+            if nodes == 1:
+                break
+            cur = nodes
+        sizes.reverse()
+        self.height = len(sizes)
+        inner, offsets = arrays["inner"], arrays["offsets"]
+        need(inner.dtype == keys.dtype and inner.shape == (sum(sizes),) and inner.flags.c_contiguous, "inner nodes")
+        need(offsets.dtype == np.int64 and offsets.shape == (len(sizes),), "level offsets")
+        need(np.array_equal(offsets, np.concatenate(([0], np.cumsum(sizes)[:-1]))), "level offsets")
+        if inner.ctypes.data % 64:                     # a loaded section is aligned; other input may not be
+            inner = aligned_zeros(inner.size, inner.dtype)
+            inner[:] = arrays["inner"]
+        self._inner, self._offsets = inner, offsets
+        pad = _pad_value(self.dtype)
+        bounds = np.concatenate((offsets, [inner.size]))
+        levels = [inner[bounds[i]:bounds[i + 1]] for i in range(self.height)]
+        for lv in levels:
+            need(not np.any(lv[1:] < lv[:-1]), "an inner level is not sorted")
+            need(self.dtype.kind != "f" or not np.isnan(lv).any(), "an inner level holds NaN")
+        for upper, lower in zip(levels[:-1], levels[1:]):
+            maxima = lower.reshape(-1, B)[:, -1]
+            need(np.array_equal(upper[:maxima.size], maxima) and np.all(upper[maxima.size:] == pad),
+                 "an inner entry is not its child's maximum")
+        if n:
+            need(np.all(levels[-1][pages:] == pad), "bottom level padding")
+            need(levels[-1][pages - 1] == keys[n - 1], "the last separator is not the last key")
+
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n={self._n}, dtype={self.dtype.name}, node_bytes={self.node_bytes}, "
                 f"page_keys={self.page_keys}, height={self.height})")

@@ -1,0 +1,85 @@
+"""``save`` and ``load``: objects to files and back, through their ``_state`` protocol.
+
+A savable type implements ``_state() -> (meta, arrays)`` and the classmethod
+``_from_state(meta, arrays)`` (see ``docs/FORMAT.md``); this module only pairs that
+with the file format and the type registry.
+"""
+from __future__ import annotations
+
+import os
+
+from . import format as fmt
+from .errors import FormatError
+from .registry import resolve, tag_of
+
+
+def save(obj, path) -> None:
+    """Write ``obj`` (an RMI, a B-tree, a KeyValueIndex, a sorted container) to ``path``.
+
+    The write is atomic: a temporary file in the same directory, fsynced, then renamed
+    over ``path``; an exception or a crash mid-save leaves the previous file intact.
+    The keys and other arrays are written as they are (no copy on little-endian hosts).
+
+    Runtime complexity: ``O(file size)``, one pass over the data.
+
+    >>> import os, tempfile, numpy as np, learnedidx
+    >>> path = os.path.join(tempfile.mkdtemp(), "idx.lidx")
+    >>> learnedidx.save(learnedidx.RMI(np.arange(0, 100, 5)), path)
+    >>> learnedidx.load(path).searchsorted(42)
+    9
+    """
+    from .. import __version__
+    tag = tag_of(obj)
+    meta, arrays = obj._state()
+    fmt.write_file(path, tag, meta, arrays, writer=f"learnedidx {__version__}")
+
+
+def load(path, mmap: bool = True, verify: bool | None = None):
+    """Open a file written by :func:`save`; every file is treated as untrusted.
+
+    ``mmap=True`` maps the sections read-only (opening costs about the header and the
+    model, not the keys: pages load on first use); ``mmap=False`` reads them into
+    memory.  ``verify`` checksums the large sections too (default: ``not mmap``); the
+    preamble, the header, the padding and sections up to 1 MiB are always checked.
+    Any defect raises :class:`FormatError` (a ``ValueError``) saying what is wrong;
+    a missing or unreadable file raises ``OSError``.  Nothing is unpickled or evaluated.
+
+    A memory-mapped index stays valid while the file is replaced (``save`` renames a new
+    file over it); truncating the file in place under a live map is not supported.
+
+    Runtime complexity: ``O(header + model)`` with ``mmap`` and no ``verify``, else ``O(file)``.
+    """
+    loaded = fmt.read_file(path, mmap=mmap, verify=verify)
+    return build(loaded, os.fspath(path))
+
+
+def build(loaded: fmt.LoadedFile, where: str = "file"):
+    """The object a validated file describes: its class's ``_from_state``, errors as ``FormatError``."""
+    tag = loaded.header.type
+    cls = resolve(tag)
+    try:
+        return cls._from_state(loaded.header.meta, loaded.arrays)
+    except FormatError:
+        raise
+    except Exception as exc:            # any rejection of untrusted state is a format error
+        raise FormatError(f"{where}: the {tag} state in this file is inconsistent: "
+                          f"{type(exc).__name__}: {exc}") from exc
+
+
+def info(path, verify: bool = True) -> dict:
+    """Header, sizes and section table of a file (every checksum verified by default).
+
+    >>> import os, tempfile, numpy as np, learnedidx
+    >>> path = os.path.join(tempfile.mkdtemp(), "idx.lidx")
+    >>> learnedidx.save(learnedidx.RMI(np.arange(10, dtype=np.uint64)), path)
+    >>> d = info(path)
+    >>> d["type"], d["sections"][0]["name"], d["verified"]
+    ('RMI', 'keys', True)
+    """
+    loaded = fmt.read_file(path, mmap=True, verify=verify)
+    h = loaded.header
+    return {"path": os.fspath(path), "type": h.type, "format_version": fmt.VERSION, "writer": h.writer,
+            "file_bytes": h.file_bytes, "header_bytes": h.header_bytes, "data_start": h.data_start,
+            "meta": h.meta, "verified": len(loaded.verified) == len(h.sections),
+            "sections": [{"name": s.name, "dtype": str(s.dtype), "shape": list(s.shape), "offset": s.offset,
+                          "nbytes": s.nbytes, "crc32": f"{s.crc32:08x}"} for s in h.sections]}
