@@ -21,7 +21,7 @@ aligned offset after the last), so a file has exactly one valid form.
 >>> write_file(path, "Demo", {"n": 3}, {"keys": np.array([1, 5, 9], dtype=np.uint64)})
 >>> loaded = read_file(path)
 >>> loaded.header.type, loaded.header.meta, loaded.arrays["keys"].tolist(), os.path.getsize(path)
-('Demo', {'n': 3}, [1, 5, 9], 448)
+('Demo', {'n': 3}, [1, 5, 9], 320)
 """
 from __future__ import annotations
 
@@ -500,7 +500,7 @@ def read_header(path) -> Header:
     >>> p = os.path.join(tempfile.mkdtemp(), "h.lidx")
     >>> write_file(p, "Demo", {}, {"a": np.zeros(3, dtype=np.int32)})
     >>> [(s.name, s.dtype.str, s.shape, s.offset) for s in read_header(p).sections]
-    [('a', '<i4', (3,), 384)]
+    [('a', '<i4', (3,), 256)]
     """
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
