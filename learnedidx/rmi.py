@@ -20,6 +20,7 @@ This module is the plain numpy reference; the compiled kernels are tested agains
 """
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
@@ -32,13 +33,27 @@ from .models import get_model
 
 #: Leaf record: one 32-byte struct, so a leaf costs half a cache line.
 def leaf_dtype(key_dtype: np.dtype) -> np.dtype:
-    """The structured dtype of one leaf for keys of ``key_dtype`` (32 bytes)."""
+    """The structured dtype of one leaf for keys of ``key_dtype`` (32 bytes).
+
+    A linear leaf holds ``(base, slope, icept, elo, ehi)``: its first key, its model and
+    its signed error bounds.  A *hybrid* leaf (see :class:`RMI`'s ``max_error``) is marked
+    by a NaN ``slope`` and holds in ``elo`` the row of its separator table in
+    ``RMI._hybrid`` (so a lookup reads one record either way, and no extra array).
+    """
     base = {"u": np.uint64, "i": np.int64, "f": np.float64}[key_dtype.kind]
     return np.dtype([("base", base), ("slope", np.float64), ("icept", np.float64),
                      ("elo", np.int32), ("ehi", np.int32)])
 
 
 _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+
+#: One row per hybrid leaf: its separators are ``seps[off:off + count]``, the keys at
+#: positions ``start, start + B, start + 2B, ...`` of the span ``[start, end)`` holding
+#: every key routed to the leaf.
+HYBRID_DTYPE = np.dtype([("off", np.int64), ("count", np.int64), ("start", np.int64), ("end", np.int64)])
+
+#: Version of the layout :meth:`RMI._state` describes.
+STATE_VERSION = 1
 
 
 def default_leaves(n: int) -> int:
@@ -150,8 +165,8 @@ class RMI(IndexBase):
     name = "RMI"
 
     def __init__(self, keys, root: str = "radix", leaves: int | None = None, stages: int = 2, *,
-                 middle: int | None = None, root_params: dict | None = None, copy: bool = False,
-                 backend: str = "auto"):
+                 middle: int | None = None, root_params: dict | None = None, max_error: int | None = None,
+                 copy: bool = False, backend: str = "auto"):
         check_backend(backend)
         self._keys = as_sorted_keys(keys, copy=copy)
         n = self._keys.size
@@ -175,10 +190,20 @@ class RMI(IndexBase):
             if middle is not None:
                 raise ValueError("middle is only used with stages=3")
             self.n_middle = 0
+        if max_error is not None and (not isinstance(max_error, (int, np.integer)) or isinstance(max_error, bool)
+                                      or max_error < 1):
+            raise ValueError(f"max_error must be a positive int (window width in keys) or None, got {max_error!r}")
+        self.max_error = None if max_error is None else int(max_error)
         self.root_name = root
         self.root_params = dict(root_params or {})
-        self._fallbacks = 0
         self._fit(model_cls)
+        self._finish(backend)
+
+    def _finish(self, backend: str) -> None:
+        """Attach the lookup path (after a fit or a load)."""
+        self._fallbacks = 0
+        self._leaf_lists = None
+        self._seps_list = None
         self._kernel = self._make_kernel(backend)
         if self._kernel is not None:
             self._attach_kernel(self._kernel)
@@ -199,7 +224,8 @@ class RMI(IndexBase):
             mid = np.zeros(0)
         return module.RMIKernel(self._keys, self._leaves, self.root.kind, np.ascontiguousarray(root_vec, dtype=np.float64),
                           int(root_size), mid, self.n_middle, self.stages,
-                          self._xlo, self._xhi, self._xlo_half, self._inv)
+                          self._xlo, self._xhi, self._xlo_half, self._inv,
+                          self._hybrid.view(np.int64).reshape(-1), self._seps, self.max_error or 0)
 
     def _set_input_range(self):
         keys = self._keys
@@ -210,6 +236,10 @@ class RMI(IndexBase):
             lo, hi = float(keys[0]), float(keys[-1])
         else:
             lo = hi = 0.0
+        self._set_range(lo, hi)
+
+    def _set_range(self, lo: float, hi: float) -> None:
+        """Model input range ``[lo, hi]`` and the normalisation constants derived from it."""
         self._xlo, self._xhi = lo, hi
         self._xlo_half = lo * 0.5
         half_range = hi * 0.5 - lo * 0.5
@@ -307,6 +337,64 @@ class RMI(IndexBase):
             rec["elo"][nonempty] = np.clip(elo, _INT32_MIN, _INT32_MAX)
             rec["ehi"][nonempty] = np.clip(ehi, _INT32_MIN, _INT32_MAX)
         self._key_leaf_counts = counts
+        self._make_hybrid(leaf, starts, counts)
+
+    def _make_hybrid(self, leaf: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> None:
+        """Replace every leaf whose window is wider than ``max_error`` by a separator array.
+
+        The leaf's keys lie in the span ``[start, end)`` of the key array (its first and
+        last routed key; contiguous for monotone routing, and still a bound when routing
+        is not).  Every ``B``-th key of the span (``B = max_error``) becomes a separator;
+        a lookup counts the separators below its target (a binary search over a few cache
+        lines) and searches the ``B`` keys between two of them, so no window is wider
+        than ``max_error`` whatever the CDF inside the leaf.
+
+        Runtime complexity: ``O(L + n / B)`` (``O(n)`` more for non-monotone routing).
+        """
+        rec, B = self._leaves, self.max_error
+        self._hybrid = np.zeros(0, dtype=HYBRID_DTYPE)
+        self._seps = np.zeros(0, dtype=self.dtype)
+        if B is None or self._n == 0:
+            return
+        width = rec["ehi"].astype(np.int64) - rec["elo"]
+        ids = np.flatnonzero((width > B) & (counts > 0))
+        if ids.size == 0:
+            return
+        if self._monotone:
+            start, end = starts[ids], starts[ids] + counts[ids]
+        else:
+            pos = np.arange(self._n, dtype=np.int64)
+            first = np.full(self.n_leaves, self._n, dtype=np.int64)
+            last = np.zeros(self.n_leaves, dtype=np.int64)
+            np.minimum.at(first, leaf, pos)
+            np.maximum.at(last, leaf, pos)
+            start, end = first[ids], last[ids] + 1
+        count = (end - start + B - 1) // B
+        off = np.concatenate(([0], np.cumsum(count)[:-1]))
+        hyb = np.zeros(ids.size, dtype=HYBRID_DTYPE)
+        hyb["off"], hyb["count"], hyb["start"], hyb["end"] = off, count, start, end
+        row = np.repeat(np.arange(ids.size), count)
+        sep_pos = start[row] + (np.arange(int(count.sum())) - off[row]) * B
+        self._hybrid = hyb
+        self._seps = np.ascontiguousarray(self._keys[sep_pos])
+        rec["slope"][ids] = np.nan
+        rec["icept"][ids] = 0.0
+        rec["elo"][ids] = np.arange(ids.size)
+        rec["ehi"][ids] = 0
+
+    def _hybrid_windows(self, targets: np.ndarray, rows: np.ndarray):
+        """``(lo, hi)`` windows of targets routed to hybrid leaves (their table ``rows``)."""
+        h = self._hybrid[rows]
+        off, count, start, end = h["off"], h["count"], h["start"], h["end"]
+        c = search.lower_bound_batch(self._seps, targets, off, off + count) - off
+        return self._hybrid_window_from(c, start, end)
+
+    def _hybrid_window_from(self, c, start, end):
+        """Window of a target with ``c`` separators below it (vector or scalar ints)."""
+        B = self.max_error
+        lo = start + np.maximum(c - 1, 0) * B + (c > 0)
+        hi = np.minimum(start + c * B + 1, end)
+        return lo, hi
 
     def _clip_float(self, x: np.ndarray) -> np.ndarray:
         """``x`` clamped to the keys' finite range (the model input; +-inf included)."""
@@ -394,7 +482,8 @@ class RMI(IndexBase):
         """Model output for diagnostics: ``(leaf, position, lo, hi)`` arrays for ``v``.
 
         ``v`` is an array of values of the key dtype; ``position`` is the leaf model's
-        clamped prediction and ``[lo, hi)`` the window the lookup searches first.
+        clamped prediction (a hybrid leaf's: the start of its window) and ``[lo, hi)``
+        the window the lookup searches first.
 
         >>> idx = RMI(np.arange(0, 1000, 10), leaves=4)
         >>> leaf, pos, lo, hi = idx.predict(np.array([500]))
@@ -407,6 +496,11 @@ class RMI(IndexBase):
         rec = self._leaves
         lo = np.clip(pos + rec["elo"][leaf], 0, self._n)
         hi = np.clip(pos + rec["ehi"][leaf], 0, self._n)
+        if self._hybrid.size:
+            hyb = np.flatnonzero(np.isnan(rec["slope"][leaf]))
+            if hyb.size:
+                lo[hyb], hi[hyb] = self._hybrid_windows(targets[hyb], rec["elo"][leaf[hyb]])
+                pos[hyb] = lo[hyb]
         return leaf, pos, lo, hi
 
     def _leaf_scalar(self, i: int):
@@ -421,6 +515,8 @@ class RMI(IndexBase):
         """Scalar twin of :meth:`_windows`: ``(leaf, lo, hi)`` as Python ints."""
         leaf = self._route_scalar(target)
         base, slope, icept, elo, ehi = self._leaf_scalar(leaf)
+        if slope != slope:                      # NaN marks a hybrid leaf
+            return (leaf, *self._hybrid_window_scalar(target, elo))
         pred = icept + slope * self._offset_scalar(target, base)
         c = pred if pred > 0.0 else 0.0
         fn = float(self._n)
@@ -430,6 +526,16 @@ class RMI(IndexBase):
         lo = min(max(p + elo, 0), n)
         hi = min(max(p + ehi, 0), n)
         return leaf, lo, hi
+
+    def _hybrid_window_scalar(self, target, row: int):
+        """Scalar twin of :meth:`_hybrid_windows` for one target (pure Python)."""
+        if self._seps_list is None:
+            self._seps_list = (self._seps.tolist(), self._hybrid.tolist())
+        seps, table = self._seps_list
+        off, count, start, end = table[row]
+        c = bisect.bisect_left(seps, target, off, off + count) - off
+        lo, hi = self._hybrid_window_from(c, start, end)
+        return int(lo), int(hi)
 
     # ------------------------------------------------------------------ lookups
 
@@ -451,7 +557,7 @@ class RMI(IndexBase):
     def nbytes(self) -> int:
         """Model bytes a lookup may read: root, middle and leaf records, not the keys."""
         mid = 16 * self.n_middle if self.stages == 3 else 0
-        return int(self.root.nbytes + mid + self._leaves.nbytes)
+        return int(self.root.nbytes + mid + self._leaves.nbytes + self._hybrid.nbytes + self._seps.nbytes)
 
     def stats(self) -> dict:
         """Model configuration, per-leaf error statistics and the fallback counter.
@@ -465,8 +571,15 @@ class RMI(IndexBase):
         """
         rec, counts = self._leaves, self._key_leaf_counts
         width = (rec["ehi"].astype(np.int64) - rec["elo"]).astype(np.float64)
-        nonempty = counts > 0
         max_err = np.maximum(np.abs(rec["elo"].astype(np.int64)), np.abs(rec["ehi"].astype(np.int64)))
+        hybrid = np.isnan(rec["slope"])
+        if self._hybrid.size:
+            # a hybrid leaf's windows are at most B wide (narrower when its span is)
+            span = self._hybrid["end"] - self._hybrid["start"]
+            rows = rec["elo"][hybrid]
+            width[hybrid] = np.minimum(span[rows], self.max_error)
+            max_err[hybrid] = width[hybrid]
+        nonempty = counts > 0
         w = width[nonempty]
         return {
             "n": self._n,
@@ -483,6 +596,9 @@ class RMI(IndexBase):
             "max_error": int(max_err[nonempty].max()) if w.size else 0,
             "avg_log2_window": float(np.average(np.log2(w + 1), weights=counts[nonempty])) if self._n else 0.0,
             "monotone_routing": self._monotone,
+            "max_error_bound": self.max_error,
+            "hybrid_leaves": int(self._hybrid.size),
+            "separators": int(self._seps.size),
             "fallbacks": self._fallbacks + (self._kernel.fallbacks if self._kernel is not None else 0),
             "backend": self.backend,
         }
@@ -500,22 +616,170 @@ class RMI(IndexBase):
         assert n < 2 or not np.any(keys[1:] < keys[:-1]), "keys are no longer sorted (modified after build?)"
         if keys.dtype.kind == "f":
             assert not np.isnan(keys).any(), "keys contain NaN"
-        assert self._leaves.size == self.n_leaves, "leaf table size mismatch"
-        assert np.all(self._leaves["ehi"].astype(np.int64) >= self._leaves["elo"]), "a leaf has ehi < elo"
+        rec = self._leaves
+        assert rec.size == self.n_leaves, "leaf table size mismatch"
+        hybrid = np.isnan(rec["slope"])
+        assert np.all(rec["ehi"][~hybrid].astype(np.int64) >= rec["elo"][~hybrid]), "a leaf has ehi < elo"
         assert int(self._key_leaf_counts.sum()) == n, "leaf counts do not add up to n"
+        self._check_hybrid(hybrid)
         if n == 0:
             return
         leaf, lo, hi = self._windows(keys)
         lb, ub = self._equal_ranges()
-        bad = np.flatnonzero((lb < lo) | (ub > hi))
+        # a hybrid window holds the lower bound (its width is the bound, not the run of equals)
+        in_hybrid = hybrid[leaf]
+        bad = np.flatnonzero((lb < lo) | np.where(in_hybrid, lb > hi, ub > hi))
         assert bad.size == 0, (
             f"key at position {bad[0] if bad.size else -1} lies outside its window "
             f"(leaf {leaf[bad[0]] if bad.size else -1})")
         assert np.array_equal(np.bincount(leaf, minlength=self.n_leaves), self._key_leaf_counts), \
             "routing of the keys changed since the build"
 
+    def _check_hybrid(self, hybrid: np.ndarray) -> None:
+        problem = self._hybrid_problem(hybrid)
+        assert problem is None, problem
+
+    def _hybrid_problem(self, hybrid: np.ndarray) -> str | None:
+        """What is inconsistent in the hybrid leaves' tables (every index a lookup reads
+        must be in bounds), or None.  Also validates loaded files, so no ``assert``."""
+        rows = self._leaves["elo"][hybrid].astype(np.int64)
+        h = self._hybrid
+        if rows.size != h.size or not np.array_equal(np.sort(rows), np.arange(h.size)):
+            return "hybrid leaves and separator table disagree"
+        if not h.size:
+            return None if self._seps.size == 0 else "separators without hybrid leaves"
+        if self.max_error is None or self.max_error < 1:
+            return "hybrid leaves without max_error"
+        B = self.max_error
+        if not np.all((h["start"] >= 0) & (h["start"] < h["end"]) & (h["end"] <= self._n)):
+            return "hybrid span out of range"
+        if not np.array_equal(h["count"], (h["end"] - h["start"] + B - 1) // B):
+            return "hybrid separator count does not match its span"
+        if not np.array_equal(h["off"], np.concatenate(([0], np.cumsum(h["count"])[:-1]))):
+            return "hybrid separator offsets are not consecutive"
+        if int(h["count"].sum()) != self._seps.size:
+            return "separator array size does not match the hybrid table"
+        return None
+
+    # ------------------------------------------------------------------ persistence
+
+    def _state(self) -> tuple[dict, dict]:
+        """``(meta, arrays)`` describing this index for :mod:`learnedidx.storage`.
+
+        ``meta`` is JSON-serialisable (configuration and the model input range); ``arrays``
+        holds the keys (by reference, not copied), the leaf records, the per-leaf key
+        counts, the hybrid tables, the middle stage and the root's parameters.
+
+        >>> meta, arrays = RMI(np.arange(10, dtype=np.int64), leaves=2)._state()
+        >>> meta["root"], sorted(arrays)[:3]
+        ('radix', ['hybrid', 'keys', 'leaf_counts'])
+        """
+        meta = {
+            "version": STATE_VERSION, "n": self._n, "dtype": self.dtype.name, "root": self.root_name,
+            "root_params": _json_params(self.root_params), "stages": self.stages, "leaves": self.n_leaves,
+            "middle": self.n_middle, "max_error": self.max_error, "monotone": self._monotone,
+            "xlo": self._xlo, "xhi": self._xhi,
+        }
+        arrays = {"keys": self._keys, "leaves": self._leaves,
+                  "leaf_counts": np.ascontiguousarray(self._key_leaf_counts, dtype=np.int64),
+                  "hybrid": self._hybrid, "seps": self._seps}
+        if self.stages == 3:
+            mid = np.empty(2 * self.n_middle)
+            mid[0::2], mid[1::2] = self._mid_a, self._mid_b
+            arrays["middle"] = mid
+        for name, value in self.root.params().items():
+            arrays["root." + name] = np.ascontiguousarray(value)
+        return meta, arrays
+
+    @classmethod
+    def _from_state(cls, meta: dict, arrays: dict, backend: str = "auto") -> "RMI":
+        """Rebuild an index from :meth:`_state` output without refitting or copying.
+
+        Arrays may be read-only memory maps.  Everything a lookup indexes with is
+        validated (sizes, dtypes, hybrid tables, model parameters), so inconsistent input
+        raises ``ValueError`` instead of reading out of bounds.  The keys' order is not
+        re-checked (that costs ``O(n)``; :meth:`_check` does it).
+
+        Runtime complexity: ``O(model size)``; the keys are not read.
+
+        >>> idx = RMI(np.array([1.5, 2.5, 4.0]), max_error=1)
+        >>> RMI._from_state(*idx._state()).searchsorted(2.5)
+        1
+        """
+        check_backend(backend)
+        try:
+            self = cls.__new__(cls)
+            self._load_state(meta, arrays)
+        except (KeyError, TypeError, IndexError, AttributeError) as e:
+            raise ValueError(f"inconsistent RMI state: {type(e).__name__}: {e}") from None
+        self._finish(backend)
+        return self
+
+    def _load_state(self, meta: dict, arrays: dict) -> None:
+        def need(ok: bool, what: str):
+            if not ok:
+                raise ValueError(f"inconsistent RMI state: {what}")
+
+        def integer(name, lo=0):
+            v = meta[name]
+            need(isinstance(v, int) and not isinstance(v, bool) and v >= lo, f"{name} must be an int >= {lo}")
+            return v
+
+        need(meta.get("version") == STATE_VERSION, f"unknown RMI state version {meta.get('version')!r}")
+        keys = arrays["keys"]
+        self.dtype = np.dtype(meta["dtype"])
+        need(keys.dtype == self.dtype and keys.ndim == 1 and keys.flags.c_contiguous, "keys array dtype/shape")
+        as_sorted_keys(keys[:2])                      # a supported dtype
+        self._keys, self._n = keys, integer("n")
+        need(keys.size == self._n, "key count")
+        self.stages, self.n_leaves, self.n_middle = integer("stages", 2), integer("leaves", 1), integer("middle")
+        need(self.stages in (2, 3) and (self.n_middle >= 1) == (self.stages == 3), "stages/middle")
+        self.root_name, self.root_params = meta["root"], dict(meta["root_params"])
+        self.root = get_model(self.root_name).from_params(
+            {k[5:]: v for k, v in arrays.items() if k.startswith("root.")})
+        rec = arrays["leaves"]
+        need(rec.dtype == leaf_dtype(self.dtype) and rec.shape == (self.n_leaves,), "leaf records")
+        counts = arrays["leaf_counts"]
+        need(counts.dtype == np.int64 and counts.shape == (self.n_leaves,), "leaf counts")
+        need(bool(np.all(counts >= 0)) and int(counts.sum()) == self._n, "leaf counts must add up to n")
+        self._leaves, self._key_leaf_counts = rec, counts
+        if self.stages == 3:
+            mid = arrays["middle"]
+            need(mid.dtype == np.float64 and mid.shape == (2 * self.n_middle,), "middle stage")
+            self._mid_a, self._mid_b = mid[0::2].copy(), mid[1::2].copy()
+            self._mid_a_list, self._mid_b_list = self._mid_a.tolist(), self._mid_b.tolist()
+        me = meta["max_error"]
+        need(me is None or (isinstance(me, int) and not isinstance(me, bool) and me >= 1), "max_error")
+        self.max_error = me
+        self._hybrid, self._seps = arrays["hybrid"], arrays["seps"]
+        need(self._hybrid.dtype == HYBRID_DTYPE and self._hybrid.ndim == 1, "hybrid table dtype")
+        need(self._seps.dtype == self.dtype and self._seps.ndim == 1, "separator dtype")
+        problem = self._hybrid_problem(np.isnan(rec["slope"]))
+        need(problem is None, str(problem))
+        self._monotone = bool(meta["monotone"])
+        xlo, xhi = meta["xlo"], meta["xhi"]
+        need(all(isinstance(v, (int, float)) and math.isfinite(v) for v in (xlo, xhi)) and xlo <= xhi,
+             "model input range")
+        self._set_range(float(xlo), float(xhi))
+
     def __repr__(self) -> str:
+        extra = "" if self.max_error is None else f", max_error={self.max_error}"
         return (f"{type(self).__name__}(n={self._n}, dtype={self.dtype.name}, root={self.root_name!r}, "
-                f"leaves={self.n_leaves}, stages={self.stages})")
+                f"leaves={self.n_leaves}, stages={self.stages}{extra})")
 
 
+def _json_params(params: dict) -> dict:
+    """``params`` with numpy scalars and tuples turned into JSON types (else ``TypeError``)."""
+    def plain(v):
+        if isinstance(v, (bool, str)) or v is None:
+            return v
+        if isinstance(v, (int, np.integer)):
+            return int(v)
+        if isinstance(v, (float, np.floating)):
+            return float(v)
+        if isinstance(v, (list, tuple, np.ndarray)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        raise TypeError(f"model parameter {v!r} cannot be saved (use ints, floats, strings, lists)")
+    return {str(k): plain(v) for k, v in params.items()}

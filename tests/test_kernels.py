@@ -70,13 +70,14 @@ def test_kernel_model_arithmetic_matches_reference(dtype, root, stages):
     _assert_same_windows(ref, comp, _queries(keys, 1), n_scalar=100)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(dtype=st.sampled_from(DTYPES), root=st.sampled_from(ROOTS), n=st.integers(1, 3000),
-       leaves=st.integers(1, 600), seed=st.integers(0, 2 ** 31))
-def test_kernel_model_arithmetic_random_configs(dtype, root, n, leaves, seed):
+       leaves=st.integers(1, 600), seed=st.integers(0, 2 ** 31),
+       max_error=st.sampled_from([None, 1, 2, 7, 100]))
+def test_kernel_model_arithmetic_random_configs(dtype, root, n, leaves, seed, max_error):
     keys = _keys(dtype, n, seed)
-    ref, comp = RMI(keys, root=root, leaves=leaves, backend="numpy"), RMI(keys, root=root, leaves=leaves,
-                                                                          backend="compiled")
+    kw = dict(root=root, leaves=leaves, max_error=max_error)
+    ref, comp = RMI(keys, backend="numpy", **kw), RMI(keys, backend="compiled", **kw)
     _assert_same_windows(ref, comp, _queries(keys, seed + 1), n_scalar=30)
 
 

@@ -33,6 +33,8 @@ from index_impls import assert_matches_numpy, assert_signed_zeros
 from learnedidx import RMI
 
 N_SCALAR = 12
+#: Hybrid-leaf bounds drawn by the property tests (None: plain linear leaves only).
+MAX_ERRORS = st.sampled_from([None, None, 1, 2, 16])
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -81,7 +83,8 @@ def test_searchsorted_matches_numpy(backend, dtype, root, data):
     stages = data.draw(st.sampled_from([2, 3]), label="stages")
     leaves = resolve_leaves(data.draw(st.sampled_from(LEAF_COUNTS), label="leaves"), keys.size)
     kw = {"root": root, "leaves": leaves, "stages": stages,
-          "root_params": data.draw(root_params_strategy(root), label="root_params")}
+          "root_params": data.draw(root_params_strategy(root), label="root_params"),
+          "max_error": data.draw(MAX_ERRORS, label="max_error")}
     if stages == 3:
         middle = data.draw(st.sampled_from([None, 1, 2, 5, 64]), label="middle")
         if middle is not None:
@@ -112,7 +115,8 @@ def test_every_key_is_found_without_fallback(backend, dtype, data):
     root = data.draw(st.sampled_from(ROOTS), label="root")
     stages = data.draw(st.sampled_from([2, 3]), label="stages")
     leaves = resolve_leaves(data.draw(st.sampled_from(LEAF_COUNTS), label="leaves"), keys.size)
-    idx = build(keys, backend, root=root, leaves=leaves, stages=stages)
+    idx = build(keys, backend, root=root, leaves=leaves, stages=stages,
+                max_error=data.draw(MAX_ERRORS, label="max_error"))
     np.testing.assert_array_equal(idx.searchsorted(keys), np.searchsorted(keys, keys))
     np.testing.assert_array_equal(idx.lookup(keys), np.searchsorted(keys, keys))
     assert idx.stats()["fallbacks"] == 0
@@ -155,6 +159,24 @@ def test_grid(backend, dtype, root, stages, leaves):
     keys, queries = grid_data(dtype)
     idx = build(keys, backend, root=root, stages=stages, leaves=resolve_leaves(leaves, keys.size))
     assert_searchsorted(idx, keys, queries, n_scalar=60)
+
+
+@pytest.mark.parametrize("max_error", [1, 3, 40])
+@pytest.mark.parametrize("stages", [2, 3])
+@pytest.mark.parametrize("root", ROOTS)
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
+def test_hybrid_leaves_grid(backend, dtype, root, stages, max_error):
+    """Few leaves over adversarial keys: most become hybrid; windows obey the bound."""
+    keys, queries = grid_data(dtype)
+    idx = build(keys, backend, root=root, stages=stages, leaves=7, max_error=max_error)
+    s = idx.stats()
+    assert s["max_window"] <= max_error and s["hybrid_leaves"] >= 1
+    _, lo, hi = idx._windows(queries[~np.isnan(queries)] if dtype.kind == "f" else queries)
+    assert int((hi - lo).max()) <= max_error
+    assert_searchsorted(idx, keys, queries, n_scalar=60)
+    loaded = RMI._from_state(*idx._state(), backend=backend)
+    loaded._check()
+    np.testing.assert_array_equal(loaded.searchsorted(queries), idx.searchsorted(queries))
 
 
 @pytest.mark.parametrize("leaves", [1, 7, MORE_THAN_KEYS], ids=str)

@@ -72,6 +72,9 @@ cdef struct State:
     int64_t n_mid
     const void* leaves
     int64_t n_leaves
+    const int64_t* hyb     # hybrid leaves: (off, count, start, end) per row
+    const void* seps       # their separators, of the key dtype
+    int64_t hyb_b          # max_error: keys between two separators
 
 
 # ----------------------------------------------------------------- model arithmetic
@@ -127,6 +130,17 @@ cdef inline int64_t route(const State* st, double x) noexcept nogil:
     return clamp_index(eval_root(st, t), st.n_leaves)
 
 
+cdef inline void hybrid_window(const State* st, key_t x, int64_t row, int64_t* lo, int64_t* hi) noexcept nogil:
+    """Window of ``x`` in a hybrid leaf: count its separators below ``x``, then the
+    ``hyb_b`` keys between two separators (``RMI._hybrid_window_from``)."""
+    cdef const int64_t* h = st.hyb + 4 * row
+    cdef int64_t off = h[0]
+    cdef int64_t c = lower_bound(<const key_t*>st.seps, x, off, off + h[1]) - off
+    cdef int64_t b = h[2] + c * st.hyb_b + 1
+    lo[0] = h[2] + (c - 1) * st.hyb_b + 1 if c > 0 else h[2]
+    hi[0] = b if b < h[3] else h[3]
+
+
 cdef inline void leaf_window(const State* st, key_t x, int64_t leaf, int64_t* lo, int64_t* hi) noexcept nogil:
     """Search window ``[lo, hi)`` of target ``x`` in ``leaf`` (clamped to ``[0, n]``)."""
     cdef double d, pred, c, xd
@@ -159,6 +173,9 @@ cdef inline void leaf_window(const State* st, key_t x, int64_t leaf, int64_t* lo
         icept = (<const LeafI*>st.leaves)[leaf].icept
         elo = (<const LeafI*>st.leaves)[leaf].elo
         ehi = (<const LeafI*>st.leaves)[leaf].ehi
+    if slope != slope:                     # NaN marks a hybrid leaf; elo is its row
+        hybrid_window(st, x, elo, lo, hi)
+        return
     pred = icept + slope * d
     c = pred if pred > 0.0 else 0.0
     c = c if c < st.fn else st.fn
@@ -227,16 +244,21 @@ cdef class RMIKernel(LookupKernel):
     cdef object _refs
 
     def __init__(self, keys, leaves, int root_kind, root_vec, int64_t root_size, mid_vec,
-                 int64_t n_mid, int stages, double xlo, double xhi, double xlo_half, double inv):
+                 int64_t n_mid, int stages, double xlo, double xhi, double xlo_half, double inv,
+                 hyb_vec, seps, int64_t hyb_b):
         cdef const unsigned char[::1] lb = leaves.view(np.uint8)
         cdef const double[::1] rv = root_vec
         cdef const double[::1] mv = mid_vec
+        cdef const int64_t[::1] hv = hyb_vec
+        cdef const unsigned char[::1] sv = seps.view(np.uint8)
+        if seps.dtype != keys.dtype:
+            raise ValueError("separators must have the key dtype")
         if leaves.dtype.itemsize != 32:
             raise ValueError("leaf records must be 32 bytes")
         if root_kind not in (M_LINEAR, M_CUBIC, M_LOGLINEAR, M_RADIX, M_SPLINE):
             raise ValueError(f"root model kind {root_kind} has no compiled evaluation")
         self._bind_keys(keys)
-        self._refs = (leaves, root_vec, mid_vec)
+        self._refs = (leaves, root_vec, mid_vec, hyb_vec, seps)
         self.st.keys = self.keys
         self.st.n = self.n
         self.st.fn = <double>self.n
@@ -254,6 +276,9 @@ cdef class RMIKernel(LookupKernel):
         self.st.n_mid = n_mid
         self.st.leaves = &lb[0]
         self.st.n_leaves = leaves.shape[0]
+        self.st.hyb = &hv[0] if hv.shape[0] else NULL
+        self.st.seps = &sv[0] if sv.shape[0] else NULL
+        self.st.hyb_b = hyb_b
 
     cdef int64_t _lb_u32(self, uint32_t x) noexcept:
         return lower_bound_one(&self.st, x, &self.fallbacks)
