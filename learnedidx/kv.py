@@ -105,12 +105,10 @@ class KeyValueIndex:
             raw = keys if isinstance(keys, np.ndarray) else np.asarray(keys)
             order = np.argsort(raw, kind="stable")
             keys = as_sorted_keys(raw[order])          # dtype and NaN checks; sorted now
-            if fixed:
-                if values.shape[0] != keys.size:
-                    raise ValueError(f"{values.shape[0]} values for {keys.size} keys; pass one value per key")
-                values = values[order]
-            else:
-                values = [values[i] for i in order.tolist()]
+            count = values.shape[0] if fixed else len(values)
+            if count != keys.size:
+                raise ValueError(f"{count} values for {keys.size} keys; pass one value per key")
+            values = values[order] if fixed else [values[i] for i in order.tolist()]
         else:
             try:
                 keys = as_sorted_keys(keys, copy=copy)
@@ -119,6 +117,9 @@ class KeyValueIndex:
                     raise ValueError(f"{exc}, or pass sort=True") from None
                 raise
         n = keys.size
+        count = values.shape[0] if fixed else len(values)
+        if count != n:
+            raise ValueError(f"{count} values for {n} keys; pass one value per key")
         if duplicates == "error" and n > 1:
             dup = np.flatnonzero(keys[1:] == keys[:-1])
             if dup.size:
@@ -127,8 +128,6 @@ class KeyValueIndex:
                                  "to keep every value (get answers the first)")
         offsets = blob = None
         if fixed:
-            if values.shape[0] != n:
-                raise ValueError(f"{values.shape[0]} values for {n} keys; pass one value per key")
             if copy and not sort:
                 values = np.array(values, copy=True, order="C")
             elif not values.flags.c_contiguous:
