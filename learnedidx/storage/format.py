@@ -97,6 +97,8 @@ def dtype_spec(dt: np.dtype):
     dt = np.dtype(dt)
     if dt.hasobject:
         raise TypeError(f"dtype {dt} holds Python objects, which a file cannot store")
+    if dt.itemsize == 0:
+        raise TypeError(f"dtype {dt} has zero-size items, which a file cannot store")
     if dt.subdtype is not None:
         base, shape = dt.subdtype
         return {"base": dtype_spec(base), "shape": [int(s) for s in shape]}

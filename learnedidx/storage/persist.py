@@ -56,7 +56,10 @@ def load(path, mmap: bool = True, verify: bool | None = None):
 def build(loaded: fmt.LoadedFile, where: str = "file"):
     """The object a validated file describes: its class's ``_from_state``, errors as ``FormatError``."""
     tag = loaded.header.type
-    cls = resolve(tag)
+    try:
+        cls = resolve(tag)
+    except FormatError as exc:
+        raise FormatError(f"{where}: {exc}") from None
     try:
         return cls._from_state(loaded.header.meta, loaded.arrays)
     except FormatError:
