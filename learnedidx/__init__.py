@@ -5,9 +5,10 @@
 >>> idx.searchsorted(8), idx.searchsorted(8, side="right")
 (1, 3)
 """
+from .containers import SortedDict, SortedList, SortedSet
 from .kv import KeyValueIndex
 from .rmi import RMI
 from .storage import FormatError, load, save
 
 __version__ = "0.1.0"
-__all__ = ["RMI", "KeyValueIndex", "FormatError", "save", "load", "__version__"]
+__all__ = ["RMI", "KeyValueIndex", "FormatError", "save", "load", "SortedList", "SortedSet", "SortedDict", "__version__"]
