@@ -1,0 +1,304 @@
+"""Unit tests of learnedidx.containers against sortedcontainers (seeded, bounded)."""
+import copy
+import pickle
+import random
+
+import numpy as np
+import pytest
+
+sortedcontainers = pytest.importorskip("sortedcontainers")
+
+from learnedidx import SortedDict, SortedList, SortedSet  # noqa: E402
+from learnedidx.containers import _store  # noqa: E402
+
+
+@pytest.fixture
+def small_store(monkeypatch):
+    """Tiny buffer limits and chunk loads, so short runs cross many merges and splits."""
+    monkeypatch.setattr(_store, "BUF_MIN", 40)
+    monkeypatch.setattr(_store, "LOAD", 4)
+    monkeypatch.setattr(_store, "CHUNK", 16)
+    monkeypatch.setattr(_store, "SHIFT", 3)
+    monkeypatch.setattr(_store, "BLOCK", 8)
+
+
+def _queries(rng):
+    return [rng.randint(-5, 105), rng.randint(-5, 105) + 0.5, -2 ** 70, 2 ** 70, float("inf"),
+            np.int32(rng.randint(0, 100)), np.float32(rng.randint(0, 100)), np.uint64(7)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sortedlist_stress(small_store, seed):
+    rng = random.Random(seed)
+    ours = SortedList(np.array([rng.randint(0, 100) for _ in range(60)]))
+    ref = sortedcontainers.SortedList(ours)
+    for step in range(1500):
+        r = rng.random()
+        x = rng.randint(0, 100)
+        if r < 0.35:
+            ours.add(x)
+            ref.add(x)
+        elif r < 0.55:
+            ours.discard(x)
+            ref.discard(x)
+        elif r < 0.62 and ref:
+            i = rng.randrange(-len(ref), len(ref))
+            assert ours.pop(i) == ref.pop(i)
+        elif r < 0.66 and ref:
+            i = rng.randrange(len(ref))
+            j = rng.randrange(i, len(ref) + 1)
+            step_ = rng.choice([1, 2])
+            del ours[i:j:step_]
+            del ref[i:j:step_]
+        elif r < 0.68:
+            vals = [rng.randint(0, 100) for _ in range(rng.choice([3, 80]))]
+            ours.update(vals)
+            ref.update(vals)
+        else:
+            for q in _queries(rng):
+                assert ours.bisect_left(q) == ref.bisect_left(q), q
+                assert ours.bisect_right(q) == ref.bisect_right(q), q
+                assert (q in ours) == (q in ref), q
+            if ref:
+                i = rng.randrange(len(ref))
+                assert ours[i] == ref[i]
+                assert ours[-1] == ref[-1]
+                assert ours.index(ref[i]) == ref.index(ref[i])
+            lo, hi = sorted(rng.randint(0, 100) for _ in range(2))
+            inc = (rng.random() < 0.5, rng.random() < 0.5)
+            assert list(ours.irange(lo, hi, inc)) == list(ref.irange(lo, hi, inc))
+            assert list(ours.islice(3, 40, reverse=True)) == list(ref.islice(3, 40, reverse=True))
+        ours._check()
+        assert len(ours) == len(ref)
+        if step % 100 == 0:
+            assert list(ours) == list(ref)
+            assert list(reversed(ours)) == list(reversed(ref))
+            ours._check(full=True)
+    assert ours == ref
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_sorteddict_stress(small_store, seed):
+    rng = random.Random(seed)
+    vd = "int64" if seed else None
+    ours = SortedDict(dtype="int64", value_dtype=vd)
+    ref = sortedcontainers.SortedDict()
+    for step in range(1500):
+        r = rng.random()
+        k = rng.randint(0, 150)
+        if r < 0.4:
+            ours[k] = step
+            ref[k] = step
+        elif r < 0.55:
+            assert ours.pop(k, None) == ref.pop(k, None)
+        elif r < 0.6 and ref:
+            i = rng.randrange(-len(ref), len(ref))
+            assert ours.popitem(i) == ref.popitem(i)
+        elif r < 0.63:
+            assert ours.setdefault(k, -1) == ref.setdefault(k, -1)
+        elif r < 0.65:
+            pairs = [(rng.randint(0, 150), -step) for _ in range(rng.choice([2, 60]))]
+            ours.update(pairs)
+            ref.update(pairs)
+        else:
+            assert ours.get(k) == ref.get(k)
+            assert (k in ours) == (k in ref)
+            assert ours.bisect_left(k + 0.5) == ref.bisect_left(k + 0.5)
+            if ref:
+                i = rng.randrange(len(ref))
+                assert ours.peekitem(i) == ref.peekitem(i)
+                assert ours.keys()[i] == ref.keys()[i]
+                assert ours.values()[i] == ref.values()[i]
+                assert ours.index(ref.keys()[i]) == i
+        ours._check()
+        if step % 100 == 0:
+            assert list(ours.items()) == list(ref.items())
+            assert ours.items()[2:9] == ref.items()[2:9]
+            ours._check(full=True)
+    assert ours == ref
+    keys = np.arange(-3, 155)
+    got = ours.get_many(keys, default=-99)
+    assert got.tolist() == [ref.get(int(k), -99) for k in keys]
+
+
+def test_sortedset_stress(small_store):
+    rng = random.Random(5)
+    ours, ref = SortedSet(dtype="int32"), sortedcontainers.SortedSet()
+    for step in range(1200):
+        r = rng.random()
+        x = rng.randint(0, 120)
+        if r < 0.45:
+            ours.add(x)
+            ref.add(x)
+        elif r < 0.7:
+            ours.discard(x)
+            ref.discard(x)
+        elif r < 0.72:
+            other = {rng.randint(0, 120) for _ in range(30)}
+            op = rng.choice(["__ior__", "__iand__", "__isub__", "__ixor__"])
+            getattr(ours, op)(other)
+            getattr(ref, op)(other)
+        else:
+            assert (x in ours) == (x in ref)
+            assert ours.bisect_right(x) == ref.bisect_right(x)
+            if ref:
+                i = rng.randrange(len(ref))
+                assert ours[i] == ref[i]
+        ours._check()
+        assert len(ours) == len(ref)
+    assert list(ours) == list(ref) and ours == ref
+
+
+def test_set_algebra_matches_sortedcontainers():
+    a, b = [1, 2, 3, 5, 8], [2, 3, 4, 9]
+    ours, ref = SortedSet(a), sortedcontainers.SortedSet(a)
+    for name in ["union", "intersection", "difference", "symmetric_difference"]:
+        assert list(getattr(ours, name)(b)) == list(getattr(ref, name)(b)), name
+    assert list(ours | b) == list(ref | b) and list(ours & b) == list(ref & b)
+    assert list(ours - b) == list(ref - b) and list(ours ^ b) == list(ref ^ b)
+    assert ours.isdisjoint([100]) and ours.issubset(range(10)) and ours.issuperset([1, 2])
+    assert ours == set(a) and ours <= set(a) | {99} and ours < set(a) | {99} and not ours > set(a)
+    assert ours != [1, 2, 3, 5, 8]                     # a set never equals a list
+    assert 1.5 not in ours and "x" not in ours
+    with pytest.raises(KeyError):
+        ours.remove(4)
+
+
+class Sub(SortedList):
+    pass
+
+
+def test_drop_in_behaviour():
+    sl = SortedList([3, 1, 2])
+    assert sl == [1, 2, 3] and sl == (1, 2, 3) and sl < [1, 2, 4] and sl != [1, 2]
+    assert sl + [0] == [0, 1, 2, 3] and [0] + sl == [0, 1, 2, 3] and sl * 2 == [1, 1, 2, 2, 3, 3]
+    sl += [4]
+    sl *= 1
+    assert sl == [1, 2, 3, 4]
+    for name, args, exc in [("append", (1,), NotImplementedError), ("extend", ([1],), NotImplementedError),
+                            ("insert", (0, 1), NotImplementedError), ("reverse", (), NotImplementedError),
+                            ("__setitem__", (0, 1), NotImplementedError)]:
+        with pytest.raises(exc):
+            getattr(sl, name)(*args)
+    with pytest.raises(TypeError, match="key functions"):
+        SortedList([1], key=abs)
+    with pytest.raises(ValueError, match="not in list"):
+        sl.remove(7)
+    with pytest.raises(ValueError, match="is not in list"):
+        sl.index(7)
+    with pytest.raises(IndexError):
+        sl[10]
+    with pytest.raises(IndexError, match="pop index out of range"):
+        SortedList().pop()
+    with pytest.raises(KeyError, match="empty"):
+        SortedDict().popitem()
+    s = Sub([2, 1])
+    assert repr(s) == "Sub([1, 2])" and type(copy.copy(s)) is Sub
+    assert type(pickle.loads(pickle.dumps(s))) is Sub and pickle.loads(pickle.dumps(s)) == [1, 2]
+    d = SortedDict({2: "b", 1: "a"})
+    assert pickle.loads(pickle.dumps(d)) == d and repr(d) == "SortedDict({1: 'a', 2: 'b'})"
+    ss = SortedSet([3, 1])
+    assert pickle.loads(pickle.dumps(ss)) == ss and repr(ss) == "SortedSet([1, 3])"
+    assert d.keys()[0] == 1 and d.items()[1] == (2, "b") and list(reversed(d.values())) == ["b", "a"]
+    del d.keys()[0]
+    assert d == {2: "b"}
+    with pytest.raises(TypeError, match="keyword"):
+        SortedDict(a=1)
+
+
+def test_pickle_is_compact():
+    sl = SortedList(np.arange(100_000))
+    assert len(pickle.dumps(sl)) < 100_000 * 8 + 1000
+
+
+def test_no_reference_cycles():
+    import gc
+    import weakref
+    gc.collect()
+    d = SortedDict({1: 2})
+    views = (d.keys(), d.values(), d.items())
+    ref = weakref.ref(d)
+    gc.disable()
+    try:
+        del d, views
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("dtype,good,bad", [
+    ("int64", [1, 2.0, np.int32(3)], [1.5, 2 ** 63, float("nan"), "a"]),
+    ("uint64", [2 ** 64 - 1, 0], [-1, 2 ** 64]),
+    ("float64", [0.5, 2 ** 53, np.float32(1.5)], [2 ** 53 + 1, float("nan")]),
+    ("float32", [0.5, 16777216], [0.1, 16777217]),
+    ("int32", [2 ** 31 - 1], [2 ** 31]),
+])
+def test_exact_keys_or_errors(dtype, good, bad):
+    sl = SortedList(dtype=dtype)
+    for g in good:
+        sl.add(g)
+    assert len(sl) == len(good)
+    for b in bad:
+        with pytest.raises((TypeError, ValueError)):
+            sl.add(b)
+    assert len(sl) == len(good)
+    sl._check(full=True)
+
+
+def test_inference_and_mixed_queries():
+    assert SortedList([1, 2]).dtype == np.int64 and SortedList([1, 2.5]).dtype == np.float64
+    assert SortedList([2 ** 63]).dtype == np.uint64
+    with pytest.raises(ValueError):
+        SortedList([2 ** 53 + 1, 0.5])                # float64 cannot hold 2**53 + 1
+    sl = SortedList(np.array([2 ** 64 - 2, 2 ** 64 - 1], dtype=np.uint64))
+    assert sl.bisect_left(2 ** 64 - 1) == 1 and sl.bisect_left(2.0 ** 64) == 2 and sl.bisect_right(-1) == 0
+    assert (2 ** 64 - 1) in sl and float(2 ** 64 - 1) not in sl and sl.count(2 ** 64 - 2) == 1
+
+
+def test_vectorised_extras(small_store):
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 1000, 500)
+    sl = SortedList.from_arrays(keys)
+    ref = sortedcontainers.SortedList(keys.tolist())
+    for x in rng.integers(0, 1000, 60).tolist():
+        sl.add(x)
+        ref.add(x)
+        sl.discard(x + 1)
+        ref.discard(x + 1)
+    q = np.concatenate([rng.integers(-5, 1005, 300), [2 ** 40]])
+    assert sl.bisect_left_many(q).tolist() == [ref.bisect_left(int(v)) for v in q]
+    assert sl.bisect_right_many(q.astype(np.float64) + 0.5).tolist() == [ref.bisect_right(float(v) + 0.5) for v in q]
+    assert sl.contains_many(q).tolist() == [int(v) in ref for v in q]
+    sl.update(np.arange(0, 1000, 7))
+    ref.update(range(0, 1000, 7))
+    assert sl == ref and sl.to_numpy().tolist() == list(ref)
+    d = SortedDict.from_arrays(np.array([5, 1, 5]), np.array([1.0, 2.0, 3.0]))
+    assert d == {1: 2.0, 5: 3.0} and d.value_dtype == np.float64
+    with pytest.raises(KeyError):
+        d.get_many([1, 9])
+
+
+def test_state_round_trip():
+    sl = SortedList(np.arange(2000) % 37)
+    sl.discard(3)
+    sl.add(1000)
+    meta, arrays = sl._state()
+    back = SortedList._from_state(meta, arrays)
+    assert back == sl
+    back._check(full=True)
+    d = SortedDict({1: 1.5, 2: 2.5}, value_dtype=np.float64)
+    assert SortedDict._from_state(*d._state()) == d
+    with pytest.raises(TypeError, match="value_dtype"):
+        SortedDict({1: "x"})._state()
+    meta, arrays = d._state()
+    arrays["values"] = arrays["values"][:1]
+    with pytest.raises(ValueError):
+        SortedDict._from_state(meta, arrays)
+
+
+def test_copy_is_independent():
+    d = SortedDict.from_arrays(np.arange(10), np.arange(10.0))
+    c = d.copy()
+    c[3] = -1.0
+    del c[4]
+    assert d[3] == 3.0 and 4 in d and c[3] == -1.0 and 4 not in c
