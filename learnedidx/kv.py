@@ -97,6 +97,9 @@ class KeyValueIndex:
         if duplicates not in DUPLICATES:
             raise ValueError(f"duplicates must be one of {', '.join(DUPLICATES)}, got {duplicates!r}")
         fixed = isinstance(values, np.ndarray) and values.dtype != object
+        if not fixed and (isinstance(values, (str, bytes, np.generic)) or not hasattr(values, "__len__")):
+            raise TypeError("values must be a numpy array of a fixed-width dtype or a sequence of bytes, "
+                            f"one per key; got {type(values).__name__}")
         if fixed:
             _storable(values.dtype)
             if values.ndim == 0:
@@ -136,8 +139,6 @@ class KeyValueIndex:
             values = values.view()
             values.flags.writeable = False
         else:
-            if isinstance(values, (str, bytes)):
-                raise TypeError("values must be a numpy array or a sequence of bytes, one per key")
             offsets, blob = _bytes_values(values, n)
         if index is not None:
             rmi = RMI(keys, **index)
