@@ -68,12 +68,32 @@ def sample_objects() -> dict:
         "kv_bytes": KV.build(u64, [b"v%d" % i * (i % 3) for i in range(u64.size)]),
         "kv_empty": KV.build(np.zeros(0, dtype=np.float32), []),
     }
+    from learnedidx.containers import SortedDict, SortedList, SortedSet
+    churned = SortedList(u64[:1000])                    # a static run plus buffered updates
+    churned.update(u64[1000:1100] + 1)
+    for k in u64[:300:3].tolist():
+        churned.discard(k)
+    objs.update({
+        "sortedlist_churned": churned,
+        "sortedlist_f64": SortedList(f64),
+        "sortedset_i32": SortedSet(i32),
+        "sorteddict_f32": SortedDict(dict(zip(i32.tolist(), range(i32.size))), value_dtype=np.float32),
+        "sortedlist_empty": SortedList(dtype=np.uint32),
+    })
     return objs
+
+
+def keys_of(obj) -> np.ndarray:
+    """The sorted keys of any sample object, as an array of its key dtype."""
+    keys = getattr(obj, "keys", None)
+    if isinstance(keys, np.ndarray):
+        return keys
+    return np.array(list(obj), dtype=obj.dtype)
 
 
 def queries_for(obj, seed=0, m=400) -> np.ndarray:
     """Present keys, their neighbours and random values of the key dtype."""
-    keys = obj.keys
+    keys = keys_of(obj)
     dt = keys.dtype
     rng = np.random.default_rng(seed)
     parts = [keys[rng.integers(0, keys.size, m)]] if keys.size else []
@@ -99,6 +119,10 @@ def answers(obj, q: np.ndarray):
         scalar = [obj.get(v.item(), "absent") for v in q[:20]]
         scalar = [s.tolist() if hasattr(s, "tolist") else s for s in scalar]
         return (vals, found.tolist(), rk.tolist(), rv if isinstance(rv, list) else rv.tolist(), scalar, len(obj))
+    if not hasattr(obj, "searchsorted"):                 # a sorted container
+        items = list(obj.items()) if hasattr(obj, "items") else list(obj)
+        return (items, obj.bisect_left_many(q).tolist(), obj.contains_many(q).tolist(),
+                [obj.bisect_right(v.item()) for v in q[:50] if v == v], len(obj))
     left = obj.searchsorted(q).tolist()
     right = obj.searchsorted(q, side="right").tolist()
     look = obj.lookup(q).tolist()

@@ -59,7 +59,7 @@ def test_round_trip_every_type(saved, name, mm):
     back._check()
     q = sf.queries_for(obj)
     assert sf.answers(back, q) == sf.answers(obj, q)
-    if len(obj):
+    if len(obj) and isinstance(getattr(obj, "keys", None), np.ndarray):
         assert _mapped(back.keys) == mm
         assert not back.keys.flags.writeable
         assert back.keys.ctypes.data % 64 == 0
@@ -175,7 +175,7 @@ def _listing(d):
     return sorted(os.listdir(d))
 
 
-@pytest.mark.parametrize("name", ["rmi_f64_cubic_3stages", "kv_bytes", "btree_u64"])
+@pytest.mark.parametrize("name", ["rmi_f64_cubic_3stages", "kv_bytes", "btree_u64", "sortedlist_churned"])
 def test_save_interrupted_at_every_section_keeps_the_old_file(tmp_path, monkeypatch, name):
     path = str(tmp_path / "idx.lidx")
     old = OBJECTS["rmi_u64"]

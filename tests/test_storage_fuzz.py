@@ -37,11 +37,19 @@ def _btree():
     return BTree(np.arange(0, 2000, 3, dtype=np.int32), page_keys=4)
 
 
+def _sorteddict():
+    from learnedidx.containers import SortedDict
+    d = SortedDict(dict.fromkeys(range(0, 600, 2), 1.5), value_dtype=np.float64)
+    d.update({1: 2.0, 3: 4.0})                        # buffered updates beside the static run
+    del d[10]
+    return d
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("fuzz")
     out = {}
-    for name, obj in {**_OBJECTS, "btree": _btree()}.items():
+    for name, obj in {**_OBJECTS, "btree": _btree(), "sorteddict": _sorteddict()}.items():
         path = d / f"{name}.lidx"
         learnedidx.save(obj, path)
         out[name] = (path.read_bytes(), obj)
@@ -49,7 +57,7 @@ def files(tmp_path_factory):
     return out
 
 
-NAMES = st.sampled_from(["rmi", "rmi_hybrid", "kv_bytes", "kv_struct", "btree"])
+NAMES = st.sampled_from(["rmi", "rmi_hybrid", "kv_bytes", "kv_struct", "btree", "sorteddict"])
 
 
 @contextlib.contextmanager
@@ -71,6 +79,11 @@ def _alarm(seconds: int):
 
 def _exercise(obj) -> None:
     """Queries on an object loaded from a forged file: any answer, but no crash."""
+    if not isinstance(getattr(obj, "keys", None), np.ndarray):     # a sorted container
+        keys = np.array(list(obj)[:5], dtype=obj.dtype)
+        obj.bisect_left_many(keys)
+        obj._check()
+        return
     keys = obj.keys
     q = np.concatenate([keys[:5], keys[-5:], np.zeros(3, dtype=keys.dtype)]) if keys.size else \
         np.zeros(3, dtype=keys.dtype)
