@@ -65,6 +65,10 @@ class BTree(IndexBase):
         self.page_keys = int(page_keys)
         self.fanout = self.node_bytes // self.dtype.itemsize
         self._build()
+        self._attach(backend)
+
+    def _attach(self, backend: str) -> None:
+        """Bind the compiled kernel to the built (or loaded) layout, unless the backend is numpy."""
         module = require_compiled(compiled_module("learnedidx.baselines._btree_kernel"), backend)
         self._kernel = None if module is None or self._n == 0 else module.BTreeKernel(
             self._keys, self._inner, self._offsets, self.fanout, self.page_keys)
@@ -203,12 +207,7 @@ class BTree(IndexBase):
             self._load_state(meta, arrays)
         except (KeyError, TypeError, IndexError, AttributeError, AssertionError) as exc:
             raise ValueError(f"inconsistent BTree state: {type(exc).__name__}: {exc}") from None
-        module = require_compiled(compiled_module("learnedidx.baselines._btree_kernel"), backend)
-        self._kernel = None if module is None or self._n == 0 else module.BTreeKernel(
-            self._keys, self._inner, self._offsets, self.fanout, self.page_keys)
-        if self._kernel is not None:
-            self._attach_kernel(self._kernel)
-        self.backend = "compiled" if self._kernel is not None else "numpy"
+        self._attach(backend)
         return self
 
     def _load_state(self, meta: dict, arrays: dict) -> None:
