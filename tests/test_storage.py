@@ -465,3 +465,28 @@ def test_load_never_imports_torch_or_matplotlib(saved):
                              [os.path.dirname(__file__)] + os.environ.get("PYTHONPATH", "").split(os.pathsep))})
     assert out.returncode == 0, out.stderr
     assert "torch" not in out.stdout and "matplotlib" not in out.stdout, out.stdout
+
+
+@pytest.mark.slow
+def test_mlp_root_loads_without_torch(tmp_path):
+    """An RMI with an MLP root (trained with torch) loads and answers with numpy alone."""
+    pytest.importorskip("torch")
+    from learnedidx.models import get_model
+    try:
+        get_model("mlp")
+    except ValueError:
+        pytest.skip("this build has no MLP root")
+    keys = np.sort(np.random.default_rng(3).lognormal(0, 2, 500))
+    path = str(tmp_path / "mlp.lidx")
+    learnedidx.save(learnedidx.RMI(keys, root="mlp", leaves=16), path)
+    code = textwrap.dedent(f"""
+        import sys, numpy as np, learnedidx
+        idx = learnedidx.load({path!r})
+        k = idx.keys
+        assert np.array_equal(idx.searchsorted(k), np.searchsorted(k, k))
+        assert idx.root_name == "mlp"
+        print("torch" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
