@@ -173,6 +173,15 @@ def _infer_sequence(seq) -> np.ndarray:
     except (TypeError, ValueError, OverflowError):
         arr = np.asarray(seq, dtype=object)
     kind = arr.dtype.kind
+    if kind in "fO" and all(isinstance(x, numbers.Integral) for x in seq):
+        # numpy turns ints beyond int64 into float64 or object: pick the integer dtype instead
+        lo, hi = int(min(seq)), int(max(seq))
+        if -2 ** 63 <= lo and hi < 2 ** 63:
+            return np.asarray(seq, dtype=np.int64)
+        if 0 <= lo and hi < 2 ** 64:
+            return np.asarray(seq, dtype=np.uint64)
+        raise ValueError("these integer keys fit neither int64 nor uint64; pass dtype=np.float64 "
+                         "if rounding is acceptable")
     if kind in "biu":
         if kind == "b" or arr.dtype.itemsize < 8:
             return arr.astype(np.int64)

@@ -178,8 +178,30 @@ class Store:
         if self._ns == 0:
             self._keys = np.zeros(0, dtype=self._dtype)
 
+    @property
+    def _dtype(self):
+        return self.__dict__["_dtype"]
+
+    @_dtype.setter
+    def _dtype(self, dt) -> None:
+        # the key dtype, plus the bounds of the fast path of ``_key`` for Python ints
+        d = self.__dict__
+        d["_dtype"] = dt
+        if dt is not None and dt.kind in "iu":
+            info = np.iinfo(dt)
+            d["_kmin"], d["_kmax"] = int(info.min), int(info.max)
+        else:
+            d["_kmin"], d["_kmax"] = 1, 0
+        d["_kf64"] = dt is not None and dt == np.float64
+
     def _key(self, x):
         """``x`` coerced exactly to the key dtype (inferring the dtype from the first key)."""
+        t = type(x)
+        if t is int:
+            if self._kmin <= x <= self._kmax:
+                return x
+        elif t is float and self._kf64 and x == x:
+            return x
         dt = self._dtype
         if dt is None:
             self._set_dtype(infer_dtype(x))
@@ -542,7 +564,7 @@ class Store:
     def _value_at(self, loc):
         static, where = loc
         if static:
-            return self._vals.item(where) if self._vdtype is not None else self._vals[where]
+            return self._vals.item(where)
         return self._vlists[where[0]][where[1]]
 
     def _delete_at(self, loc) -> None:

@@ -155,7 +155,7 @@ class SortedDict(_SortedBase, MutableMapping):
             if self._ns:
                 p = self._lk(key)
                 if p >= 0 and (not self._ndead or not self._dead[p]):
-                    return self._vals[p] if self._vdtype is None else self._vals.item(p)
+                    return self._vals.item(p)
             if self._blen:
                 loc = self._bfind(key)
                 if loc is not None:
