@@ -9,6 +9,7 @@ from .containers import SortedDict, SortedList, SortedSet
 from .kv import KeyValueIndex
 from .rmi import RMI
 from .storage import FormatError, load, save
+from .tuning import tune
 
 __version__ = "0.1.0"
-__all__ = ["RMI", "KeyValueIndex", "FormatError", "save", "load", "SortedList", "SortedSet", "SortedDict", "__version__"]
+__all__ = ["RMI", "KeyValueIndex", "FormatError", "save", "load", "SortedList", "SortedSet", "SortedDict", "tune", "__version__"]

@@ -767,6 +767,24 @@ class RMI(IndexBase):
         return (f"{type(self).__name__}(n={self._n}, dtype={self.dtype.name}, root={self.root_name!r}, "
                 f"leaves={self.n_leaves}, stages={self.stages}{extra})")
 
+    @classmethod
+    def auto(cls, keys, max_bytes: int | None = None, *, backend: str = "auto", **tune_kwargs) -> "RMI":
+        """An RMI of the configuration :func:`learnedidx.tuning.tune` picks for ``keys``.
+
+        ``max_bytes`` bounds the model bytes; ``tune_kwargs`` go to ``tune`` (``target``,
+        ``calibrate``, ...).  The tuning result is kept as ``.tuning``.
+
+        >>> idx = RMI.auto(np.arange(0, 3000, 3), max_bytes=4096, calibrate=False, roots=[("linear", {})])
+        >>> idx.searchsorted(300), idx.nbytes <= 4096, idx.tuning.best["root"]
+        (100, True, 'linear')
+        """
+        from .tuning import tune          # the tuner imports this module
+        keys = as_sorted_keys(keys)
+        result = tune(keys, max_bytes=max_bytes, **tune_kwargs)
+        idx = cls(keys, backend=backend, **result.best)
+        idx.tuning = result
+        return idx
+
 
 def _json_params(params: dict) -> dict:
     """``params`` with numpy scalars and tuples turned into JSON types (else ``TypeError``)."""

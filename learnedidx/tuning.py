@@ -1,0 +1,655 @@
+"""Auto-tuning of the RMI: a Pareto search over configurations, ranked by a cost model.
+
+:func:`tune` explores root model families (``linear``, ``cubic``, ``loglinear``,
+``radix`` with 2**8/2**12/2**16 buckets, ``spline`` with 32/256 knots, and ``mlp``
+with one hidden layer of 8/16/32 when that model is registered), leaf counts 2**6 to
+2**22 (at most ``n``), two or three stages, and hybrid leaves' ``max_error`` (when
+:class:`~learnedidx.rmi.RMI` accepts it).  It returns the configurations on the Pareto
+front of (model bytes, estimated ns per lookup) and the one it picks.
+
+How a candidate is measured without building it on all ``n`` keys
+------------------------------------------------------------------
+An RMI with the candidate's configuration is built on an evenly spaced sample of ``m``
+keys (every ``s``-th key, ``s = (n - 1) / (m - 1)``; first and last keys included, so
+the normalisation range is that of the full keys).  The sample keeps the *same* leaf
+count, so each sample leaf covers the key range of the full leaf, with ``s`` times
+fewer keys.  The full CDF at a sampled key is exactly ``s`` times its sample position,
+so a leaf's error measured on the sample, times ``s``, is its error on the full keys
+up to the keys between two samples.  Integer windows quantise that: a sample window
+``w_s`` brackets the full window in ``[s (w_s - 1) + 1, s w_s]``, and the estimate is
+the middle, ``w = s (w_s - 1) + 1 + (s - 1) / 2`` (exact when ``s = 1``); the average
+of ``log2(w + 1)`` over the sample keys estimates ``avg_log2_window``, and ``s`` times
+the widest sample window estimates ``max_window``.  Model bytes do not depend on ``n``
+(root and leaf tables are sized by the configuration), so they are exact.
+
+Quantisation dominates when the sample windows are only a few keys wide, so the search
+runs in two phases: a coarse grid (leaf counts 4x apart) on ``sample`` keys ranks the
+candidates; the coarse front and the best few within the budget, and their 2x leaf
+neighbours, are re-measured on samples grown 4x at a time (up to ``max_sample``) until
+the average sample window is at least 8 keys (2**3) or the sample is all keys.  Only
+resolved, re-measured or exact (``m = n``) measurements enter the returned front.  Measured
+against full builds on lognormal (10M), GSHHG (10.4M) and timezone (4.1M) keys, the
+refined estimates of ``avg_log2_window`` were within 0.1 (radix/linear/cubic roots,
+2**10 to 2**20 leaves) when the sample windows were resolved.  Hybrid leaves are not
+built on the sample: the leaf ids and windows of the plain build give every leaf's
+estimated window and span (``s`` times its sample keys), and a leaf wider than
+``max_error`` becomes a separator array of ``ceil(span / max_error)`` keys (so its
+bytes and its separator search are estimated from the same arrays).
+
+The cost model (ns per batch lookup)
+------------------------------------
+``est_ns = a + b (W + S) + bk (W Kk + S Ks) + c Km + d R + e T`` where ``W`` is the
+average log2 window of the final search, ``S`` the average log2 of the separators a
+hybrid leaf searches first (0 without hybrid leaves), ``Kk``, ``Ks``, ``Km`` are
+``log2(1 + bytes / L2)`` of the key array, the separator arrays and the model (how far
+each outgrows the per-core L2 cache, so a probe or a leaf read pays a miss), ``R`` the
+root's cost in multiply-add units (:func:`root_units`) and ``T`` 1 for three stages.
+So a search probe costs ``b`` plus ``bk`` per doubling of its array beyond L2, and the
+model's size costs ``c`` per doubling beyond L2.
+
+The coefficients are fitted by non-negative least squares to the fastest-of-rounds batch
+lookup time of the compiled RMI on 16 configurations over synthetic lognormal keys of
+2**16, 2**20 and 2**22 keys (:func:`calibrate`; about 10 s), cached per process and in
+``~/.cache/learnedidx/cost_model.json`` (``$LEARNEDIDX_CACHE`` overrides the directory)
+under the CPU model, core count, L2 size and kernel backend.  ``calibrate=False`` uses
+:data:`DEFAULT_COEFFICIENTS`, fitted on the development machine (AMD EPYC, 2 cores,
+512 KiB L2, compiled kernels)::
+
+    a = 40.3 ns, b = 6.8 ns/bit, bk = 2.9 ns/bit/doubling, c = 14.3 ns/doubling,
+    d = 4.0 ns/unit, e = 10.2 ns
+
+Estimates are for random present keys in one batch call; a scalar lookup adds the
+Python call overhead (about the same for every configuration) on top.
+
+>>> import numpy as np
+>>> keys = np.sort(np.random.default_rng(1).lognormal(0, 2, 20_000))
+>>> r = tune(keys, max_bytes=8_192, calibrate=False, roots=[("linear", {}), ("radix", {"bits": 8})])
+>>> all(c.nbytes <= 8_192 for c in r.front), r.best == r.best_candidate.config
+(True, True)
+>>> RMI(keys, **r.best).nbytes <= 8_192
+True
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import models
+from ._validate import as_sorted_keys
+from .rmi import RMI
+
+#: Cost model coefficients fitted on the development machine (see the module docstring).
+DEFAULT_COEFFICIENTS = {"a": 40.3, "b": 6.8, "bk": 2.9, "c": 14.3, "d": 4.0, "e": 10.2}
+
+#: The coefficient names in the order of :meth:`CostModel.features`.
+COEFFICIENT_NAMES = ("a", "b", "bk", "c", "d", "e")
+
+#: Leaf counts explored: powers of two from 2**6 to 2**22 (capped at ``n``).
+MIN_LEAF_BITS, MAX_LEAF_BITS = 6, 22
+
+#: Candidate roots without the MLP: ``(family, root_params)``.
+BASE_ROOTS = (("radix", {"bits": 8}), ("radix", {"bits": 12}), ("radix", {"bits": 16}), ("linear", {}),
+              ("cubic", {}), ("loglinear", {}), ("spline", {"knots": 32}), ("spline", {"knots": 256}))
+
+#: Hidden layer sizes tried for an MLP root (when ``"mlp"`` is a registered model).
+MLP_HIDDEN = ((32,),)
+
+#: Roots also tried with three stages (a linear middle stage of ~sqrt(leaves) models).
+THREE_STAGE_ROOTS = (("linear", {}), ("cubic", {}))
+
+#: ``max_error`` values tried for hybrid leaves (when the RMI supports them).
+MAX_ERRORS = (64, 256, 1024, 4096)
+
+#: A sample resolves windows when its average log2 window (sample units) reaches this.
+RESOLVED_LOG2_WINDOW = 3.0
+
+_TARGETS = ("latency", "size")
+_PROCESS_CACHE: dict[str, "CostModel"] = {}
+
+
+# --------------------------------------------------------------------------- cost model
+
+def l2_cache_bytes() -> int:
+    """Per-core L2 cache size in bytes (from sysfs on Linux; 1 MiB when unknown).
+
+    >>> l2_cache_bytes() >= 64 * 1024
+    True
+    """
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    try:
+        for d in sorted(base.glob("index*")):
+            if (d / "level").read_text().strip() == "2":
+                text = (d / "size").read_text().strip().upper()
+                mult = {"K": 1024, "M": 1024 ** 2}.get(text[-1:], 1)
+                return int(text.rstrip("KM")) * mult
+    except (OSError, ValueError):
+        pass
+    return 1 << 20
+
+
+def root_units(root: str, params: dict | None = None) -> float:
+    """Evaluation cost of a root model in multiply-add units (a coarse, documented guess).
+
+    linear and radix 1 (radix's table read is counted in the model bytes), cubic 2,
+    loglinear 4 (a ``log2`` call), spline ``1 + log2(knots)`` (a search over knots),
+    mlp a quarter of its multiply-adds.
+
+    >>> root_units("linear"), root_units("spline", {"knots": 256}), root_units("mlp", {"hidden": [16]})
+    (1.0, 9.0, 8.0)
+    """
+    params = params or {}
+    if root == "cubic":
+        return 2.0
+    if root == "loglinear":
+        return 4.0
+    if root == "spline":
+        return 1.0 + math.log2(params.get("knots", 32))
+    if root == "mlp":
+        sizes = [1, *params.get("hidden", [16]), 1]
+        return sum(a * b for a, b in zip(sizes, sizes[1:])) / 4.0
+    return 1.0
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Linear cost model of one batch lookup in ns (see the module docstring).
+
+    >>> m = CostModel(dict(DEFAULT_COEFFICIENTS))
+    >>> m.estimate(window=4.0, key_bytes=1 << 20, model_bytes=1 << 16) > m.coef["a"]
+    True
+    """
+
+    coef: dict
+    cache_bytes: int = field(default_factory=l2_cache_bytes)
+    source: str = "default"
+    info: dict = field(default_factory=dict)
+
+    def features(self, window: float, key_bytes: int, model_bytes: int, units: float = 1.0, stages: int = 2,
+                 sep_window: float = 0.0, sep_bytes: int = 0) -> np.ndarray:
+        """The feature vector in the order of :data:`COEFFICIENT_NAMES`."""
+        def doublings(b):
+            return math.log2(1.0 + b / self.cache_bytes)
+        kk, ks = doublings(key_bytes), doublings(sep_bytes)
+        return np.array([1.0, window + sep_window, window * kk + sep_window * ks, doublings(model_bytes),
+                         units, 1.0 if stages == 3 else 0.0])
+
+    def estimate(self, **features) -> float:
+        """Estimated ns per batch lookup for the given :meth:`features` arguments."""
+        x = self.features(**features)
+        return float(x @ np.array([self.coef[k] for k in COEFFICIENT_NAMES]))
+
+
+def _nnls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares with non-negative coefficients (the intercept too), by dropping
+    the most negative coefficient and refitting: tiny problems, so no solver needed."""
+    active = list(range(x.shape[1]))
+    while True:
+        sol = np.zeros(x.shape[1])
+        sol[active] = np.linalg.lstsq(x[:, active], y, rcond=None)[0]
+        worst = min(active, key=lambda j: sol[j])
+        if sol[worst] >= 0 or len(active) == 1:
+            return np.maximum(sol, 0.0)
+        active.remove(worst)
+
+
+def _cpu_key(backend: str) -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
+    except OSError:
+        pass
+    return f"{model}|{os.cpu_count()} cpus|L2 {l2_cache_bytes()}|{backend}"
+
+
+def _cost_cache_file() -> Path:
+    # same directory as the bench dataset cache (bench.real_datasets.default_cache_dir)
+    env = os.environ.get("LEARNEDIDX_CACHE")
+    return (Path(env).expanduser() if env else Path.home() / ".cache" / "learnedidx") / "cost_model.json"
+
+
+#: Calibration configurations: ``(log2 n, root, root_params, leaves, stages)``.
+CALIBRATION_POINTS = (
+    (16, "radix", {"bits": 12}, 1 << 6, 2), (16, "radix", {"bits": 12}, 1 << 12, 2), (16, "linear", {}, 1 << 8, 2),
+    (16, "cubic", {}, 1 << 10, 2), (16, "loglinear", {}, 1 << 10, 2), (16, "radix", {"bits": 12}, 1 << 14, 2),
+    (16, "radix", {"bits": 16}, 1 << 17, 2), (16, "linear", {}, 1 << 12, 3), (16, "spline", {"knots": 32}, 1 << 10, 2),
+    (20, "radix", {"bits": 12}, 1 << 8, 2), (20, "radix", {"bits": 12}, 1 << 14, 2), (20, "linear", {}, 1 << 12, 2),
+    (20, "cubic", {}, 1 << 16, 2), (20, "radix", {"bits": 16}, 1 << 18, 2), (20, "linear", {}, 1 << 14, 3),
+    (20, "spline", {"knots": 256}, 1 << 12, 2), (20, "linear", {}, 1 << 20, 2),
+    (22, "radix", {"bits": 12}, 1 << 10, 2), (22, "linear", {}, 1 << 16, 2), (22, "radix", {"bits": 12}, 1 << 20, 2),
+)
+
+
+def _calibration_keys(bits: int, seed: int) -> np.ndarray:
+    """Synthetic lognormal(0, 2) x 1e9 uint64 keys (skewed: windows vary with the root)."""
+    x = np.random.default_rng(seed).lognormal(0.0, 2.0, 1 << bits) * 1e9
+    return np.sort(np.minimum(x, 2.0 ** 62).astype(np.uint64))
+
+
+def _time_batches(indexes: list, queries: np.ndarray, expected: np.ndarray, repeats: int) -> list:
+    """Fastest ns per lookup of ``idx.searchsorted(queries)`` for each index, over
+    ``repeats`` rounds that visit every index once (so a burst of load from other
+    processes hits one round, not one index); every answer is checked."""
+    best = [math.inf] * len(indexes)
+    for _ in range(repeats):
+        for i, idx in enumerate(indexes):
+            t0 = time.perf_counter()
+            got = idx.searchsorted(queries)
+            best[i] = min(best[i], time.perf_counter() - t0)
+            if not np.array_equal(got, expected):
+                raise AssertionError(f"{idx!r} returned a wrong answer during calibration")
+    return [t * 1e9 / queries.size for t in best]
+
+
+def calibrate(*, seed: int = 0, queries: int = 1 << 18, repeats: int = 5, cache: bool = True,
+              refresh: bool = False, log=None) -> CostModel:
+    """Fit the cost model on this machine by timing :data:`CALIBRATION_POINTS` for real.
+
+    Each configuration is built with the default backend on synthetic keys and timed on
+    ``queries`` random present keys (fastest of ``repeats`` rounds, every answer checked);
+    the coefficients come from non-negative least squares.  The result is cached in
+    this process and, with ``cache``, in a JSON file keyed by CPU model (``refresh``
+    re-measures).  Takes about 10 s.
+
+    Runtime complexity: ``O(sum of the configurations' n)``, i.e. ~6M keys built.
+    """
+    probe = RMI(np.arange(2, dtype=np.uint64))
+    key = _cpu_key(probe.backend)
+    if not refresh and key in _PROCESS_CACHE:
+        return _PROCESS_CACHE[key]
+    path = _cost_cache_file()
+    if cache and not refresh:
+        try:
+            stored = json.loads(path.read_text()).get(key)
+            if stored and set(stored["coef"]) == set(COEFFICIENT_NAMES):
+                model = CostModel(stored["coef"], source="cached", info=stored.get("info", {}))
+                _PROCESS_CACHE[key] = model
+                return model
+        except (OSError, ValueError):
+            pass
+    t_start = time.perf_counter()
+    proto = CostModel(dict(DEFAULT_COEFFICIENTS))
+    rng = np.random.default_rng(seed)
+    rows, ys, points = [], [], []
+    for bits in sorted({p[0] for p in CALIBRATION_POINTS}):
+        keys = _calibration_keys(bits, seed)
+        q = keys[rng.integers(0, keys.size, queries)]
+        expected = np.searchsorted(keys, q)
+        configs = [p[1:] for p in CALIBRATION_POINTS if p[0] == bits]
+        indexes = [RMI(keys, root=root, leaves=leaves, stages=st, root_params=params)
+                   for root, params, leaves, st in configs]
+        for (root, params, leaves, st), idx, ns in zip(configs, indexes, _time_batches(indexes, q, expected, repeats)):
+            w = idx.stats()["avg_log2_window"]
+            rows.append(proto.features(window=w, key_bytes=keys.nbytes, model_bytes=idx.nbytes,
+                                       units=root_units(root, params), stages=st))
+            ys.append(ns)
+            points.append({"n": int(keys.size), "root": root, "root_params": params, "leaves": leaves,
+                           "stages": st, "avg_log2_window": round(w, 3), "model_bytes": idx.nbytes,
+                           "ns": round(ns, 1)})
+            if log:
+                log(f"calibrate: n=2^{bits} {root}{params or ''} leaves={leaves} stages={st}: "
+                    f"window {w:.2f}, {ns:.0f} ns")
+        del indexes, keys
+    x, y = np.array(rows), np.array(ys)
+    sol = _nnls(x, y)
+    resid = y - x @ sol
+    coef = {k: round(float(v), 2) for k, v in zip(COEFFICIENT_NAMES, sol)}
+    info = {"points": points, "rms_residual_ns": round(float(np.sqrt(np.mean(resid ** 2))), 1),
+            "seconds": round(time.perf_counter() - t_start, 1), "machine": key,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+    model = CostModel(coef, source="calibrated", info=info)
+    _PROCESS_CACHE[key] = model
+    if cache:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                stored = json.loads(path.read_text())
+            except (OSError, ValueError):
+                stored = {}
+            stored[key] = {"coef": coef, "info": info}
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(stored, indent=1))
+            os.replace(tmp, path)
+        except OSError:               # a read-only home is no reason to fail a tuning run
+            pass
+    return model
+
+
+# --------------------------------------------------------------------------- candidates
+
+@dataclass
+class Candidate:
+    """One configuration with its estimated figures on the full keys.
+
+    ``config`` is a dict for ``RMI(keys, **config)``; ``sample_keys`` the size of the
+    sample its windows were measured on (``n``: exact); ``refined`` whether that
+    measurement counts for the front (refined or exact).
+    """
+
+    config: dict
+    nbytes: int
+    avg_log2_window: float
+    max_window: int
+    est_ns: float
+    sample_keys: int
+    refined: bool
+    hybrid_leaves: int = 0
+    sep_log2: float = 0.0
+
+    def label(self) -> str:
+        """A short description such as ``radix(bits=12) x 4096, 2 stages``.
+
+        >>> Candidate({"root": "linear", "leaves": 64, "stages": 2}, 1, 1.0, 1, 1.0, 1, True).label()
+        'linear x 64'
+        """
+        c = self.config
+        params = ",".join(f"{k}={'x'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+                          for k, v in c.get("root_params", {}).items() if k != "seed")
+        out = f"{c['root']}{f'({params})' if params else ''} x {c['leaves']}"
+        if c.get("stages", 2) == 3:
+            out += f", 3 stages ({c['middle']} middle)"
+        if c.get("max_error"):
+            out += f", hybrid max_error={c['max_error']}"
+        return out
+
+
+@dataclass
+class TuneResult:
+    """What :func:`tune` found: the front, the chosen configuration and how it was measured."""
+
+    front: list
+    best: dict
+    best_candidate: Candidate
+    candidates: list
+    cost_model: CostModel
+    n: int
+    max_bytes: int | None
+    target: str
+    seconds: float
+
+    def table(self) -> str:
+        """The front as a Markdown table, the chosen row marked with ``*``."""
+        out = ["| | configuration | model bytes | avg log2 window | max window | est ns/lookup | sample keys |",
+               "|---|---|---:|---:|---:|---:|---:|"]
+        for c in self.front:
+            mark = "*" if c is self.best_candidate else ""
+            out.append(f"| {mark} | {c.label()} | {c.nbytes:,} | {c.avg_log2_window:.2f} | {c.max_window:,} "
+                       f"| {c.est_ns:.1f} | {c.sample_keys:,} |")
+        return "\n".join(out)
+
+
+def pareto_front(cands: list) -> list:
+    """The candidates no other is at least as small and as fast as (strictly better in one),
+    sorted by bytes; ties in both keep the smaller window.
+
+    Runtime complexity: ``O(k log k)`` for ``k`` candidates.
+
+    >>> a, b, c = (Candidate({}, nb, 1.0, 1, ns, 1, True) for nb, ns in ((10, 5.0), (20, 6.0), (30, 2.0)))
+    >>> [x.nbytes for x in pareto_front([a, b, c])]
+    [10, 30]
+    """
+    out, best_ns = [], math.inf
+    for c in sorted(cands, key=lambda c: (c.nbytes, c.est_ns, c.avg_log2_window)):
+        if c.est_ns < best_ns * (1 - 1e-3):        # (0.1%: estimates are not finer than that)
+            out.append(c)
+            best_ns = c.est_ns
+    return out
+
+
+def _features_supported():
+    """``(mlp, hybrid)``: whether the MLP model and hybrid leaves exist in this version."""
+    return "mlp" in models.MODELS, "max_error" in inspect.signature(RMI).parameters
+
+
+def _config(root: str, params: dict, leaves: int, stages: int) -> dict:
+    cfg = {"root": root, "leaves": int(leaves), "stages": stages, "root_params": dict(params)}
+    if stages == 3:
+        cfg["middle"] = max(1, 1 << round(math.log2(leaves) / 2))
+    return cfg
+
+
+def _key(cfg: dict) -> str:
+    return json.dumps(cfg, sort_keys=True)
+
+
+def _table_bytes(cfg: dict) -> int:
+    """Leaf and middle table bytes of a configuration (the root comes on top)."""
+    return 32 * cfg["leaves"] + 16 * cfg.get("middle", 0)
+
+
+class _Estimator:
+    """Builds candidates on evenly spaced samples of the keys and scales their windows."""
+
+    def __init__(self, keys: np.ndarray, cost: CostModel):
+        self.keys, self.n, self.cost = keys, keys.size, cost
+        self._samples: dict[int, tuple[np.ndarray, float]] = {}
+        self.builds = 0
+
+    def sample(self, m: int) -> tuple[np.ndarray, float]:
+        """``(sample, s)``: ``m`` evenly spaced keys (first and last included) and the step."""
+        m = min(m, self.n)
+        if m not in self._samples:
+            if m == self.n:
+                self._samples[m] = (self.keys, 1.0)
+            else:
+                pos = np.unique(np.linspace(0, self.n - 1, max(m, 2)).round().astype(np.int64))
+                self._samples[m] = (np.ascontiguousarray(self.keys[pos]), (self.n - 1) / (pos.size - 1))
+        return self._samples[m]
+
+    def measure(self, cfg: dict, m: int, grow_to: int | None = None):
+        """Per-key ``(leaf, window)`` on a sample (grown 4x up to ``grow_to`` until resolved),
+        plus ``(root and table bytes, sample size, step)``."""
+        while True:
+            sample, s = self.sample(m)
+            idx = RMI(sample, backend="numpy", **cfg)
+            self.builds += 1
+            leaf, _, lo, hi = idx.predict(sample)
+            w = (hi - lo).astype(np.float64)
+            resolved = float(np.mean(np.log2(w + 1))) >= RESOLVED_LOG2_WINDOW if w.size else True
+            if resolved or grow_to is None or sample.size >= min(grow_to, self.n):
+                return leaf, w, int(idx.nbytes), sample.size, s, resolved
+            m = min(4 * sample.size, grow_to, self.n)
+
+    def candidates(self, cfg: dict, m: int, max_errors=(), grow_to=None) -> list:
+        """The plain candidate and its hybrid variants, all estimated from one sample build."""
+        leaf, w, nbytes, size, s, resolved = self.measure(cfg, m, grow_to)
+        refined = resolved or grow_to is not None or size == self.n
+        est = s * (w - 1) + 1 + (s - 1) / 2 if s > 1 else w
+        out = [self._candidate(cfg, nbytes, float(np.mean(np.log2(est + 1))) if est.size else 0.0,
+                               int(math.ceil(s * w.max())) if w.size else 0, size, refined)]
+        if not max_errors or not w.size:
+            return out
+        L = cfg["leaves"]
+        count = np.bincount(leaf, minlength=L).astype(np.float64)
+        width = np.zeros(L)
+        width[leaf] = est            # one window per leaf (keys near the ends may be clipped)
+        span = count * s
+        for B in max_errors:
+            hyb = (width > B) & (count > 0)
+            if not hyb.any():
+                continue
+            seps = np.ceil(span / B)
+            key_win = np.where(hyb, np.minimum(span, B), width)[leaf]
+            sep_log2 = np.where(hyb, np.log2(seps + 1), 0.0)[leaf]
+            itemsize = self.keys.dtype.itemsize
+            extra = int(32 * hyb.sum() + itemsize * seps[hyb].sum())
+            leaf_win = np.where(hyb, np.minimum(span, B), width)[count > 0]
+            c = self._candidate(dict(cfg, max_error=int(B)), nbytes + extra, float(np.mean(np.log2(key_win + 1))),
+                                int(math.ceil(leaf_win.max())), size, refined, hybrid=int(hyb.sum()),
+                                sep_log2=float(np.mean(sep_log2)), sep_bytes=int(itemsize * seps[hyb].sum()))
+            out.append(c)
+        return out
+
+    def _candidate(self, cfg, nbytes, window, max_window, size, refined, hybrid=0, sep_log2=0.0, sep_bytes=0):
+        ns = self.cost.estimate(window=window, key_bytes=self.keys.nbytes, model_bytes=nbytes,
+                                units=root_units(cfg["root"], cfg["root_params"]), stages=cfg["stages"],
+                                sep_window=sep_log2, sep_bytes=sep_bytes)
+        return Candidate(cfg, nbytes, window, max_window, ns, size, refined, hybrid, sep_log2)
+
+
+def _leaf_grid(n: int, step: int) -> list:
+    top = min(MAX_LEAF_BITS, max(0, int(math.floor(math.log2(n)))) if n else 0)
+    bits = list(range(MIN_LEAF_BITS, top + 1, step))
+    if not bits:
+        return [1 << top]
+    if bits[-1] != top:
+        bits.append(top)
+    return [1 << b for b in bits]
+
+
+def _check_args(max_bytes, target, slack):
+    if max_bytes is not None and (not isinstance(max_bytes, (int, np.integer)) or isinstance(max_bytes, bool)
+                                  or max_bytes < 1):
+        raise ValueError(f"max_bytes must be a positive int (model bytes) or None, got {max_bytes!r}")
+    if target not in _TARGETS:
+        raise ValueError(f"target must be one of {', '.join(_TARGETS)}, got {target!r}")
+    if not isinstance(slack, (int, float)) or not 0 <= slack:
+        raise ValueError(f"slack must be a non-negative number (a fraction of the fastest est_ns), got {slack!r}")
+
+
+def _cost_model(calibrate_arg, log) -> CostModel:
+    if isinstance(calibrate_arg, CostModel):
+        return calibrate_arg
+    if calibrate_arg is True:
+        return calibrate(log=log)
+    if calibrate_arg is False or calibrate_arg is None:
+        return CostModel(dict(DEFAULT_COEFFICIENTS))
+    raise TypeError(f"calibrate must be True, False or a CostModel, got {calibrate_arg!r}")
+
+
+def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=None, stages=(2, 3),
+         max_errors=None, sample: int = 1 << 17, max_sample: int = 1 << 21,
+         refine: int = 6, slack: float = 0.1, calibrate=True, seed: int = 0, log=None) -> TuneResult:
+    """Search RMI configurations for ``keys``; return the Pareto front and the chosen one.
+
+    ``max_bytes`` bounds the model bytes (root, middle and leaf tables, hybrid tables;
+    not the keys).  ``target="latency"`` picks the lowest estimated ns/lookup within the
+    budget; ``target="size"`` the smallest configuration whose estimate is within
+    ``slack`` (a fraction) of that.  ``roots`` overrides the ``(family, root_params)``
+    list (default :data:`BASE_ROOTS` plus the MLP sizes when available); ``stages``
+    the stage counts tried; ``max_errors`` the hybrid bounds (default
+    :data:`MAX_ERRORS` when supported, ``()`` for none).  ``sample`` and
+    ``max_sample`` are the first and the largest sample sizes (see the module
+    docstring); ``refine`` how many of the best coarse candidates are re-measured
+    besides the coarse front.  ``calibrate``: True (measure or reuse the machine's
+    fitted cost model), False (:data:`DEFAULT_COEFFICIENTS`) or a :class:`CostModel`.
+    ``seed`` seeds the MLP's training.  ``log`` receives progress lines.
+
+    Runtime complexity: ``O(k * sample + r * max_sample)`` for ``k`` coarse and ``r``
+    refined candidates; about 10-25 s on 10M keys, plus 10 s for a first calibration.
+
+    >>> import numpy as np
+    >>> keys = np.arange(0, 30_000, 3, dtype=np.int64)
+    >>> r = tune(keys, calibrate=False, roots=[("linear", {}), ("cubic", {})])
+    >>> r.best_candidate.avg_log2_window      # evenly spaced keys: every window is one key
+    1.0
+    >>> idx = RMI(keys, **r.best); idx.searchsorted(2999)
+    1000
+    """
+    t_start = time.perf_counter()
+    keys = as_sorted_keys(keys)
+    _check_args(max_bytes, target, slack)
+    n = keys.size
+    log = log or (lambda msg: None)
+    cost = _cost_model(calibrate, log)
+    has_mlp, has_hybrid = _features_supported()
+    if max_errors is None:
+        max_errors = MAX_ERRORS if has_hybrid else ()
+    elif max_errors and not has_hybrid:
+        raise ValueError("this RMI has no hybrid leaves (no max_error parameter); pass max_errors=()")
+    base_roots = list(BASE_ROOTS if roots is None else roots)
+    mlp_roots = [("mlp", {"hidden": list(h), "seed": seed}) for h in MLP_HIDDEN] if has_mlp and roots is None else []
+    budget = math.inf if max_bytes is None else max_bytes
+    est = _Estimator(keys, cost)
+
+    def fits(cfg):
+        return _table_bytes(cfg) < budget
+
+    # phase 1: coarse grid, leaf counts 4x apart
+    grid = []
+    for L in _leaf_grid(n, 2):
+        for st in stages:
+            if st == 3 and L < 1 << 8:
+                continue
+            for root, params in (base_roots if st == 2 else [r for r in base_roots if r in THREE_STAGE_ROOTS]):
+                cfg = _config(root, params, L, st)
+                if fits(cfg):
+                    grid.append(cfg)
+    if not grid:
+        smallest = min(32 * L for L in _leaf_grid(n, 1))
+        raise ValueError(f"max_bytes={max_bytes:,} is below the smallest configuration's tables "
+                         f"({smallest:,} bytes plus the root); raise max_bytes")
+    coarse = []
+    for cfg in grid:
+        coarse += est.candidates(cfg, sample, max_errors)
+    log(f"tune: {len(grid)} coarse configurations on {min(sample, n):,} keys "
+        f"({time.perf_counter() - t_start:.1f} s)")
+    within = [c for c in coarse if c.nbytes <= budget]
+    if not within:
+        raise ValueError(f"max_bytes={max_bytes:,} is below every configuration "
+                         f"(smallest: {min(c.nbytes for c in coarse):,} bytes); raise max_bytes")
+
+    # phase 2: re-measure, on samples grown until their windows are resolved, the coarse
+    # front and the best few, and measure the best few's 2x leaf neighbours
+    measured = {_key(c.config): c for c in coarse if "max_error" not in c.config}
+    def plain(cfg):
+        return {k: v for k, v in cfg.items() if k != "max_error"}
+
+    def start(c):
+        """Sample size whose windows should be resolved, from the coarse estimate ``c``."""
+        want = n * 2.0 ** RESOLVED_LOG2_WINDOW / max(2.0 ** c.avg_log2_window - 1, 1.0)
+        return int(min(max_sample, max(sample, 1 << max(0, math.ceil(math.log2(want))))))
+
+    todo = {}
+    for c in pareto_front(within):
+        if not c.refined:
+            todo[_key(plain(c.config))] = (plain(c.config), start(measured[_key(plain(c.config))]))
+    for c in sorted(within, key=lambda c: c.est_ns)[:refine]:
+        base = measured[_key(plain(c.config))]
+        if not base.refined:
+            todo[_key(base.config)] = (base.config, start(base))
+        for L in (base.config["leaves"] // 2, base.config["leaves"] * 2):
+            cfg = _config(base.config["root"], base.config["root_params"], L, base.config["stages"])
+            if 1 <= L <= n and fits(cfg) and _key(cfg) not in measured:
+                todo.setdefault(_key(cfg), (cfg, start(base)))
+    final = [c for c in coarse if c.refined]
+    for cfg, m in todo.values():
+        final += est.candidates(cfg, m, max_errors, grow_to=max_sample)
+    log(f"tune: {len(todo)} configurations re-measured ({time.perf_counter() - t_start:.1f} s)")
+
+    # MLP roots at the leaf count (and on the sample size) of the fastest so far
+    if mlp_roots and 2 in stages:
+        ok = [c for c in final if c.nbytes <= budget] or within
+        top = min(ok, key=lambda c: c.est_ns)
+        for root, params in mlp_roots:
+            cfg = _config(root, params, top.config["leaves"], 2)
+            if fits(cfg):
+                final += est.candidates(cfg, top.sample_keys, max_errors, grow_to=max_sample)
+        log(f"tune: MLP roots at {top.config['leaves']} leaves ({time.perf_counter() - t_start:.1f} s)")
+
+    # one measurement per configuration: the one on the largest sample
+    latest = {}
+    for c in final:
+        k = _key(c.config)
+        if k not in latest or c.sample_keys >= latest[k].sample_keys:
+            latest[k] = c
+    final = list(latest.values())
+    eligible = [c for c in final if c.nbytes <= budget]
+    if not eligible:
+        eligible = within
+    front = pareto_front(eligible)
+    fastest = min(front, key=lambda c: c.est_ns)
+    if target == "latency":
+        best = fastest
+    else:
+        best = min((c for c in front if c.est_ns <= fastest.est_ns * (1 + slack)), key=lambda c: c.nbytes)
+    return TuneResult(front, dict(best.config), best, coarse + final, cost, n, max_bytes, target,
+                      time.perf_counter() - t_start)
