@@ -4,6 +4,8 @@
    configuration, one panel per mode: SOSD's size/speed Pareto plots.
 2. :func:`cdf_fit_plot`: the dataset's CDF with the RMI's piecewise fit and its
    error band, plus a zoom on the leaf with the widest window.
+3. :func:`tune_plot`: the auto-tuner's candidates and Pareto front, estimated ns per
+   lookup against model bytes, the chosen configuration marked.
 """
 from __future__ import annotations
 
@@ -84,6 +86,33 @@ def cdf_fit_plot(keys: np.ndarray, rmi, path: str, sample: int = 20_000) -> str:
         a2.set_title(f"worst leaf {worst}: {members.size:,} keys, window {int(width[worst]):,}")
         a2.set_xlabel("key")
         a2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def tune_plot(result, path: str, title: str = "") -> str:
+    """Estimated ns/lookup vs model bytes of a :func:`learnedidx.tune` result; returns the PNG path."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5.2))
+    others = [c for c in result.candidates if c.refined and c not in result.front]
+    ax.scatter([c.nbytes for c in others], [c.est_ns for c in others], s=12, color="0.75", label="measured")
+    front = sorted(result.front, key=lambda c: c.nbytes)
+    ax.plot([c.nbytes for c in front], [c.est_ns for c in front], "o-", color="tab:blue", ms=5, label="Pareto front")
+    for c in front:
+        ax.annotate(c.label(), (c.nbytes, c.est_ns), fontsize=5.5, xytext=(3, 3), textcoords="offset points")
+    b = result.best_candidate
+    ax.scatter([b.nbytes], [b.est_ns], marker="*", s=260, color="tab:red", zorder=5,
+               label=f"chosen ({result.target}): {b.label()}")
+    if result.max_bytes is not None:
+        ax.axvline(result.max_bytes, color="tab:red", ls="--", lw=0.8, label=f"max_bytes {result.max_bytes:,}")
+    ax.set_xscale("log")
+    ax.set_xlabel("model bytes (log)")
+    ax.set_ylabel("estimated ns per lookup (batch)")
+    ax.set_title(f"{title + ': ' if title else ''}n={result.n:,}, cost model {result.cost_model.source}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

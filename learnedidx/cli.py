@@ -170,14 +170,16 @@ def _datasets(args) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="learnedidx", description="Learned index structures: benchmarks and tools.")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{bench,datasets,build,inspect,query}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{bench,datasets,build,inspect,query,tune}")
     _bench_parser(sub)
     _datasets_parser(sub)
     from . import cli_storage                 # build, inspect, query (saved index files)
     cli_storage.add_parsers(sub)
+    from . import cli_tune                    # tune (the auto-tuner's Pareto front)
+    cli_tune.add_parser(sub)
     args = ap.parse_args(argv)
     try:
-        return {"bench": _bench, "datasets": _datasets, **cli_storage.COMMANDS}[args.command](args)
+        return {"bench": _bench, "datasets": _datasets, **cli_storage.COMMANDS, **cli_tune.COMMANDS}[args.command](args)
     except (UserError, cli_storage.UserError) as exc:    # twins when run as `python -m learnedidx.cli`
         print(f"learnedidx {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -71,6 +71,7 @@ True
 """
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import math
@@ -405,8 +406,10 @@ def pareto_front(cands: list) -> list:
 
 
 def _features_supported():
-    """``(mlp, hybrid)``: whether the MLP model and hybrid leaves exist in this version."""
-    return "mlp" in models.MODELS, "max_error" in inspect.signature(RMI).parameters
+    """``(mlp, hybrid)``: whether MLP roots can be trained here (the model is registered
+    and torch is installed) and whether the RMI has hybrid leaves (``max_error``)."""
+    mlp = "mlp" in models.MODELS and importlib.util.find_spec("torch") is not None
+    return mlp, "max_error" in inspect.signature(RMI).parameters
 
 
 def _config(root: str, params: dict, leaves: int, stages: int) -> dict:
@@ -421,8 +424,10 @@ def _key(cfg: dict) -> str:
 
 
 def _table_bytes(cfg: dict) -> int:
-    """Leaf and middle table bytes of a configuration (the root comes on top)."""
-    return 32 * cfg["leaves"] + 16 * cfg.get("middle", 0)
+    """Leaf and middle table bytes of a configuration, plus a radix root's table (the
+    one root that can be large); the other roots' few bytes come on top."""
+    radix = 8 * (2 ** cfg["root_params"].get("bits", 0) + 1) if cfg["root"] == "radix" else 0
+    return 32 * cfg["leaves"] + 16 * cfg.get("middle", 0) + radix
 
 
 class _Estimator:
