@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import time
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from . import search
 from ._memory import aligned_zeros
 from ._validate import as_sorted_keys
 from .interface import IndexBase, check_backend, compiled_module, require_compiled
-from .models import get_model
+from .models import MLP, Linear, get_model
 
 #: Leaf record: one 32-byte struct, so a leaf costs half a cache line.
 def leaf_dtype(key_dtype: np.dtype) -> np.dtype:
@@ -141,9 +142,13 @@ class RMI(IndexBase):
     modify the array afterwards (pass ``copy=True`` for a private copy).
 
     Parameters: ``root`` is the root model family (``"linear"``, ``"spline"``,
-    ``"cubic"``, ``"radix"``, ``"loglinear"``) with ``root_params`` passed to its fit;
-    ``leaves`` the number of linear leaf models (default :func:`default_leaves`);
-    ``stages`` 2 or 3 (three adds ``middle`` linear models between root and leaves).
+    ``"cubic"``, ``"radix"``, ``"loglinear"``, ``"mlp"``) with ``root_params`` passed to
+    its fit (``{"hidden": [16], "seed": 0}`` for a small ReLU network trained with
+    torch, see :class:`learnedidx.models.MLP`); ``leaves`` the number of linear leaf
+    models (default :func:`default_leaves`); ``stages`` 2 or 3 (three adds ``middle``
+    linear models between root and leaves); ``max_error``: leaves whose window would be
+    wider than this many keys become *hybrid* leaves (a separator array, see
+    :meth:`_make_hybrid`), so no lookup searches a wider window (None: no bound).
     ``backend`` picks the lookup path: ``"compiled"`` (the Cython kernels),
     ``"numpy"`` (the plain reference) or ``"auto"`` (compiled when built).
 
@@ -166,6 +171,7 @@ class RMI(IndexBase):
 
     def __init__(self, keys, root: str = "radix", leaves: int | None = None, stages: int = 2, *,
                  middle: int | None = None, root_params: dict | None = None, max_error: int | None = None,
+                 middle_model: str = "linear", middle_params: dict | None = None,
                  copy: bool = False, backend: str = "auto"):
         check_backend(backend)
         self._keys = as_sorted_keys(keys, copy=copy)
@@ -187,16 +193,22 @@ class RMI(IndexBase):
                 raise ValueError(f"middle must be a positive int, got {middle!r}")
             self.n_middle = int(middle)
         else:
-            if middle is not None:
-                raise ValueError("middle is only used with stages=3")
+            if middle is not None or middle_model != "linear" or middle_params:
+                raise ValueError("middle, middle_model and middle_params are only used with stages=3")
             self.n_middle = 0
+        if middle_model not in ("linear", "mlp"):
+            raise ValueError(f"middle_model must be 'linear' or 'mlp', got {middle_model!r}")
+        self.middle_model, self.middle_params = middle_model, dict(middle_params or {})
         if max_error is not None and (not isinstance(max_error, (int, np.integer)) or isinstance(max_error, bool)
                                       or max_error < 1):
             raise ValueError(f"max_error must be a positive int (window width in keys) or None, got {max_error!r}")
         self.max_error = None if max_error is None else int(max_error)
         self.root_name = root
         self.root_params = dict(root_params or {})
+        self._backend_req = backend
+        start = time.perf_counter()
         self._fit(model_cls)
+        self.build_seconds = time.perf_counter() - start
         self._finish(backend)
 
     def _finish(self, backend: str) -> None:
@@ -217,13 +229,9 @@ class RMI(IndexBase):
         if module is None:
             return None
         root_vec, root_size = self.root.kernel_params()
-        if self.stages == 3:
-            mid = np.empty(2 * self.n_middle)
-            mid[0::2], mid[1::2] = self._mid_a, self._mid_b
-        else:
-            mid = np.zeros(0)
+        mid = self._mid_vec if self.stages == 3 else np.zeros(0)
         return module.RMIKernel(self._keys, self._leaves, self.root.kind, np.ascontiguousarray(root_vec, dtype=np.float64),
-                          int(root_size), mid, self.n_middle, self.stages,
+                          int(root_size), mid, self.n_middle, self._mid_kind, self._mid_size, self.stages,
                           self._xlo, self._xhi, self._xlo_half, self._inv,
                           self._hybrid.view(np.int64).reshape(-1), self._seps, self.max_error or 0)
 
@@ -259,6 +267,7 @@ class RMI(IndexBase):
     def _fit(self, model_cls):
         keys, n, L = self._keys, self._n, self.n_leaves
         self._set_input_range()
+        self._mid_kind, self._mid_size, self._mid_models = Linear.kind, 0, None
         first_stage = self.n_middle if self.stages == 3 else L
         t = self._normalise(keys)
         stride = max(1, n // (1 << 20))
@@ -272,16 +281,89 @@ class RMI(IndexBase):
             # fewer bits widen the windows of skewed keys sharply, more buy little)
             params["bits"] = min(12, max(4, int(math.log2(max(n, 1) / 80)) if n >= 1280 else 4))
         self.root = model_cls.fit(t[sample], sample * scale, **params)
-        group = _clamp_index(self.root.predict(t), first_stage)
+        group = _clamp_index(self._root_predict(t), first_stage)
         if self.stages == 3:
-            a, b, _ = _per_group_linear(group, t, np.arange(n) * (L / n if n else 0.0), self.n_middle)
-            self._mid_a, self._mid_b = a, b
-            self._mid_a_list, self._mid_b_list = a.tolist(), b.tolist()
-            leaf = _clamp_index(a[group] + b[group] * t, L)
+            y = np.arange(n) * (L / n if n else 0.0)
+            if self.middle_model == "mlp":
+                self._fit_mlp_middle(group, t, y)
+            else:
+                a, b, _ = _per_group_linear(group, t, y, self.n_middle)
+                vec = np.empty(2 * self.n_middle)
+                vec[0::2], vec[1::2] = a, b
+                self._set_middle(vec, Linear.kind, 0)
+            del y
+            leaf = _clamp_index(self._middle_predict(group, t), L)
         else:
             leaf = group
         del t, group
         self._fit_leaves(leaf)
+
+    def _fit_mlp_middle(self, group: np.ndarray, t: np.ndarray, y: np.ndarray) -> None:
+        """One small network per middle model, fitted on the keys the root sends it.
+
+        Middle networks default to the closed-form fit (``epochs=0``: hinge features at
+        the group's quantiles, least-squares output), which needs no torch and costs
+        ``O(group size)`` each; ``middle_params={"epochs": ...}`` trains them too.
+        """
+        params = {"hidden": [8], "epochs": 0, **self.middle_params}
+        M = self.n_middle
+        order = np.argsort(group, kind="stable")
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(group, minlength=M))))
+        models = [MLP.fit(t[order[bounds[m]:bounds[m + 1]]], y[order[bounds[m]:bounds[m + 1]]], **params)
+                  if bounds[m + 1] > bounds[m] else None for m in range(M)]
+        shape = next((mod for mod in models if mod is not None), None)
+        if shape is None:                                   # no keys at all
+            shape = MLP.fit(np.linspace(0, 1, 4), np.zeros(4), **params)
+        for m in range(M):
+            if models[m] is None:     # no key routes here: a constant, the next leaf's start
+                start = float(y[order[bounds[m]]]) if bounds[m] < t.size else float(self.n_leaves - 1)
+                models[m] = MLP([(np.zeros_like(W), np.zeros_like(b)) for W, b in shape.layers[:-1]]
+                                + [(np.zeros_like(shape.layers[-1][0]), np.array([start]))])
+        size = shape.kernel_params()[1]
+        vec = np.concatenate([_same_width(mod, shape).kernel_params()[0] for mod in models])
+        self._set_middle(vec, MLP.kind, size)
+
+    def _set_middle(self, vec: np.ndarray, kind: int, size: int) -> None:
+        """Install the middle stage from its flat parameter vector (``n_middle`` models of
+        equal length, the kernels' layout): linear ``(a, b)`` pairs or MLPs."""
+        M = self.n_middle
+        if vec.ndim != 1 or vec.dtype != np.float64 or M < 1 or vec.size % M:
+            raise ValueError("middle stage parameters do not split into one vector per model")
+        stride = vec.size // M
+        if kind == Linear.kind:
+            if stride != 2 or size != 0:
+                raise ValueError("linear middle models take 2 parameters each")
+            self._mid_a, self._mid_b = vec[0::2], vec[1::2]
+            self._mid_a_list, self._mid_b_list = self._mid_a.tolist(), self._mid_b.tolist()
+            self._mid_models = None
+        elif kind == MLP.kind:
+            self._mid_models = [MLP.from_kernel_params(vec[m * stride:(m + 1) * stride], size) for m in range(M)]
+        else:
+            raise ValueError(f"unknown middle model kind {kind}")
+        self._mid_vec, self._mid_kind, self._mid_size = np.ascontiguousarray(vec), int(kind), int(size)
+
+    def _middle_predict(self, m: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Middle model ``m[i]``'s prediction at ``t[i]`` for every ``i`` (vectorised)."""
+        if self._mid_models is None:
+            return self._mid_a[m] + self._mid_b[m] * t
+        out = np.empty(t.size)
+        order = np.argsort(m, kind="stable")
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(m, minlength=self.n_middle))))
+        for g in np.flatnonzero(np.diff(bounds)):
+            sel = order[bounds[g]:bounds[g + 1]]
+            out[sel] = self._mid_models[g].predict(t[sel])
+        return out
+
+    def _root_predict(self, t: np.ndarray) -> np.ndarray:
+        """Root predictions for the build: the compiled evaluation when this index uses
+        the kernels (bit-identical to the reference, and much faster for an MLP)."""
+        module = None if self._backend_req == "numpy" else compiled_module("learnedidx._kernels.rmi_kernel")
+        if module is None or t.size < 4096:
+            return self.root.predict(t)
+        vec, size = self.root.kernel_params()
+        out = np.empty(t.size)
+        module.predict_many(self.root.kind, np.ascontiguousarray(vec, dtype=np.float64), int(size), t, out)
+        return out
 
     def _fit_leaves(self, leaf: np.ndarray):
         keys, n, L = self._keys, self._n, self.n_leaves
@@ -450,13 +532,15 @@ class RMI(IndexBase):
         t = self._normalise(targets)
         if self.stages == 3:
             m = _clamp_index(self.root.predict(t), self.n_middle)
-            return _clamp_index(self._mid_a[m] + self._mid_b[m] * t, self.n_leaves)
+            return _clamp_index(self._middle_predict(m, t), self.n_leaves)
         return _clamp_index(self.root.predict(t), self.n_leaves)
 
     def _route_scalar(self, target) -> int:
         t = self._normalise_scalar(target)
         if self.stages == 3:
             m = _clamp_index_scalar(self.root.predict_scalar(t), self.n_middle)
+            if self._mid_models is not None:
+                return _clamp_index_scalar(self._mid_models[m].predict_scalar(t), self.n_leaves)
             return _clamp_index_scalar(self._mid_a_list[m] + self._mid_b_list[m] * t, self.n_leaves)
         return _clamp_index_scalar(self.root.predict_scalar(t), self.n_leaves)
 
@@ -556,7 +640,7 @@ class RMI(IndexBase):
     @property
     def nbytes(self) -> int:
         """Model bytes a lookup may read: root, middle and leaf records, not the keys."""
-        mid = 16 * self.n_middle if self.stages == 3 else 0
+        mid = self._mid_vec.nbytes if self.stages == 3 else 0
         return int(self.root.nbytes + mid + self._leaves.nbytes + self._hybrid.nbytes + self._seps.nbytes)
 
     def stats(self) -> dict:
@@ -588,6 +672,7 @@ class RMI(IndexBase):
             "stages": self.stages,
             "leaves": self.n_leaves,
             "middle": self.n_middle,
+            "middle_model": self.middle_model if self.stages == 3 else None,
             "empty_leaves": int((~nonempty).sum()),
             "model_bytes": self.nbytes,
             "bytes_per_key": self.nbytes / self._n if self._n else 0.0,
@@ -601,6 +686,8 @@ class RMI(IndexBase):
             "separators": int(self._seps.size),
             "fallbacks": self._fallbacks + (self._kernel.fallbacks if self._kernel is not None else 0),
             "backend": self.backend,
+            "build_seconds": self.build_seconds,
+            "root_training": dict(getattr(self.root, "train_info", {})),
         }
 
     def _check(self) -> None:
@@ -678,15 +765,16 @@ class RMI(IndexBase):
             "version": STATE_VERSION, "n": self._n, "dtype": self.dtype.name, "root": self.root_name,
             "root_params": _json_params(self.root_params), "stages": self.stages, "leaves": self.n_leaves,
             "middle": self.n_middle, "max_error": self.max_error, "monotone": self._monotone,
+            "middle_model": self.middle_model, "middle_params": _json_params(self.middle_params),
+            "middle_kind": self._mid_kind if self.stages == 3 else 0,
+            "middle_size": self._mid_size if self.stages == 3 else 0,
             "xlo": self._xlo, "xhi": self._xhi,
         }
         arrays = {"keys": self._keys, "leaves": self._leaves,
                   "leaf_counts": np.ascontiguousarray(self._key_leaf_counts, dtype=np.int64),
                   "hybrid": self._hybrid, "seps": self._seps}
         if self.stages == 3:
-            mid = np.empty(2 * self.n_middle)
-            mid[0::2], mid[1::2] = self._mid_a, self._mid_b
-            arrays["middle"] = mid
+            arrays["middle"] = self._mid_vec
         for name, value in self.root.params().items():
             arrays["root." + name] = np.ascontiguousarray(value)
         return meta, arrays
@@ -712,6 +800,7 @@ class RMI(IndexBase):
             self._load_state(meta, arrays)
         except (KeyError, TypeError, IndexError, AttributeError) as e:
             raise ValueError(f"inconsistent RMI state: {type(e).__name__}: {e}") from None
+        self.build_seconds = 0.0
         self._finish(backend)
         return self
 
@@ -743,19 +832,24 @@ class RMI(IndexBase):
         need(counts.dtype == np.int64 and counts.shape == (self.n_leaves,), "leaf counts")
         need(bool(np.all(counts >= 0)) and int(counts.sum()) == self._n, "leaf counts must add up to n")
         self._leaves, self._key_leaf_counts = rec, counts
+        self._mid_kind, self._mid_size, self._mid_models = Linear.kind, 0, None
+        self.middle_model, self.middle_params = meta["middle_model"], dict(meta["middle_params"])
+        need(self.middle_model in ("linear", "mlp"), "middle model")
         if self.stages == 3:
-            mid = arrays["middle"]
-            need(mid.dtype == np.float64 and mid.shape == (2 * self.n_middle,), "middle stage")
-            self._mid_a, self._mid_b = mid[0::2].copy(), mid[1::2].copy()
-            self._mid_a_list, self._mid_b_list = self._mid_a.tolist(), self._mid_b.tolist()
+            kind, size = integer("middle_kind"), integer("middle_size")
+            need(kind == (MLP.kind if self.middle_model == "mlp" else Linear.kind), "middle model kind")
+            self._set_middle(np.ascontiguousarray(arrays["middle"], dtype=np.float64), kind, size)
         me = meta["max_error"]
         need(me is None or (isinstance(me, int) and not isinstance(me, bool) and me >= 1), "max_error")
         self.max_error = me
         self._hybrid, self._seps = arrays["hybrid"], arrays["seps"]
         need(self._hybrid.dtype == HYBRID_DTYPE and self._hybrid.ndim == 1, "hybrid table dtype")
         need(self._seps.dtype == self.dtype and self._seps.ndim == 1, "separator dtype")
-        problem = self._hybrid_problem(np.isnan(rec["slope"]))
+        hybrid = np.isnan(rec["slope"])
+        problem = self._hybrid_problem(hybrid)
         need(problem is None, str(problem))
+        # an empty-or-inverted window would make the window search trust a wrong position
+        need(bool(np.all(rec["ehi"][~hybrid].astype(np.int64) >= rec["elo"][~hybrid])), "a leaf has ehi < elo")
         self._monotone = bool(meta["monotone"])
         xlo, xhi = meta["xlo"], meta["xhi"]
         need(all(isinstance(v, (int, float)) and math.isfinite(v) for v in (xlo, xhi)) and xlo <= xhi,
@@ -801,3 +895,10 @@ def _json_params(params: dict) -> dict:
             return {str(k): plain(x) for k, x in v.items()}
         raise TypeError(f"model parameter {v!r} cannot be saved (use ints, floats, strings, lists)")
     return {str(k): plain(v) for k, v in params.items()}
+
+
+def _same_width(model, first):
+    """``model`` if its widths equal ``first``'s (the kernels need one stride), else an error."""
+    if model.hidden != first.hidden:
+        raise ValueError("middle networks must share their widths")
+    return model

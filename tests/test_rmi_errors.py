@@ -131,7 +131,7 @@ def test_bad_side(backend):
             idx.searchsorted(3.5, side=side)
 
 
-@pytest.mark.parametrize("root", ["quadratic", "", "Radix", "mlp", None, 3])
+@pytest.mark.parametrize("root", ["quadratic", "", "Radix", "MLP", None, 3])
 def test_bad_root(backend, root):
     with pytest.raises(ValueError) as info:
         RMI(GOOD, root=root, backend=backend)
@@ -179,7 +179,8 @@ def test_bad_backend(bad):
 
 
 @pytest.mark.parametrize("root,params", [("radix", {"bits": 27}), ("radix", {"bits": -1}),
-                                         ("spline", {"knots": 1}), ("spline", {"knots": 0})])
+                                         ("spline", {"knots": 1}), ("spline", {"knots": 0}),
+                                         ("mlp", {"hidden": [64]}), ("mlp", {"hidden": [4, 4, 4]})])
 def test_bad_root_params(backend, root, params):
     with pytest.raises(ValueError):
         RMI(np.arange(100, dtype=np.int64), root=root, root_params=params, backend=backend)

@@ -68,8 +68,11 @@ cdef struct State:
     double root_nb
     double root_last
     int stages
-    const double* mid      # interleaved (a, b) per middle model
+    const double* mid      # middle models, mid_stride values each: linear (a, b) or an MLP
     int64_t n_mid
+    int mid_kind
+    int64_t mid_size       # MLP width code
+    int64_t mid_stride
     const void* leaves
     int64_t n_leaves
     const int64_t* hyb     # hybrid leaves: (off, count, start, end) per row
@@ -86,6 +89,50 @@ cdef inline int64_t clamp_index(double v, int64_t size) noexcept nogil:
     return <int64_t>c
 
 
+cdef inline double eval_mlp(const double* p, int64_t size, double t) noexcept nogil:
+    """ReLU network ``1 -> h1 [-> h2] -> 1``; each layer's W (row-major) then b, summed in
+    the order of ``learnedidx.models.mlp`` (bias first, then inputs in order)."""
+    cdef int h1 = <int>(size & 255)
+    cdef int h2 = <int>((size >> 8) & 255)
+    cdef double a[32]
+    cdef double b[32]
+    cdef double acc
+    cdef int j, k
+    if h1 == 0:
+        return p[1] + p[0] * t
+    for j in range(h1):
+        acc = p[h1 + j] + p[j] * t
+        a[j] = acc if acc > 0.0 else 0.0
+    p += 2 * h1
+    if h2 == 0:
+        acc = p[h1]
+        for k in range(h1):
+            acc = acc + p[k] * a[k]
+        return acc
+    for j in range(h2):
+        acc = p[h2 * h1 + j]
+        for k in range(h1):
+            acc = acc + p[j * h1 + k] * a[k]
+        b[j] = acc if acc > 0.0 else 0.0
+    p += h2 * h1 + h2
+    acc = p[h2]
+    for k in range(h2):
+        acc = acc + p[k] * b[k]
+    return acc
+
+
+def mlp_vector_size(int64_t size):
+    """Length of the parameter vector of an MLP whose widths ``size`` encodes, or -1."""
+    cdef int64_t h1 = size & 255, h2 = (size >> 8) & 255
+    if size < 0 or size >> 16 or h1 > 32 or h2 > 32 or (h1 == 0 and h2 != 0):
+        return -1
+    if h1 == 0:
+        return 2
+    if h2 == 0:
+        return 3 * h1 + 1
+    return 2 * h1 + h2 * h1 + 2 * h2 + 1
+
+
 cdef inline double eval_root(const State* st, double t) noexcept nogil:
     cdef const double* p = st.root
     cdef double s, c, y0, m
@@ -98,6 +145,8 @@ cdef inline double eval_root(const State* st, double t) noexcept nogil:
     elif st.root_kind == M_LOGLINEAR:
         m = frexp(1.0 + t * p[2], &e)
         return p[0] + p[1] * ((<double>e - 2.0) + 2.0 * m)
+    elif st.root_kind == M_MLP:
+        return eval_mlp(p, st.root_size, t)
     elif st.root_kind == M_RADIX:
         s = t * st.root_nb
         c = s if s > 0.0 else 0.0
@@ -124,9 +173,13 @@ cdef inline int64_t route(const State* st, double x) noexcept nogil:
     x = x if x < st.xhi else st.xhi
     cdef double t = (x * 0.5 - st.xlo_half) * st.inv
     cdef int64_t m
+    cdef const double* p
     if st.stages == 3:
         m = clamp_index(eval_root(st, t), st.n_mid)
-        return clamp_index(st.mid[2 * m] + st.mid[2 * m + 1] * t, st.n_leaves)
+        p = st.mid + m * st.mid_stride
+        if st.mid_kind == M_MLP:
+            return clamp_index(eval_mlp(p, st.mid_size, t), st.n_leaves)
+        return clamp_index(p[0] + p[1] * t, st.n_leaves)
     return clamp_index(eval_root(st, t), st.n_leaves)
 
 
@@ -235,6 +288,43 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
 
 
 
+def _check_model(int kind, vec, int64_t size):
+    """Reject parameter vectors the evaluation would read past (files are untrusted)."""
+    need = {M_LINEAR: 2, M_CUBIC: 4, M_LOGLINEAR: 3}.get(kind)
+    if kind == M_RADIX:
+        need = size + 1 if size >= 1 else -1
+    elif kind == M_SPLINE:
+        need = 3 * size - 1 if size >= 2 else -1
+    elif kind == M_MLP:
+        need = mlp_vector_size(size)
+    elif need is None:
+        raise ValueError(f"model kind {kind} has no compiled evaluation")
+    if need < 0 or vec.shape[0] != need:
+        raise ValueError(f"model kind {kind}: parameter vector of {vec.shape[0]} values, expected {need}")
+
+
+def predict_many(int kind, root_vec, int64_t size, const double[::1] t, double[::1] out):
+    """Evaluate a root model on every ``t`` into ``out`` (the kernels' own arithmetic).
+
+    The RMI's build routes all keys with it: for an MLP root it is the same result as
+    the numpy reference, many times faster.
+    """
+    cdef State st
+    cdef const double[::1] rv = root_vec
+    cdef int64_t i, m = t.shape[0]
+    _check_model(kind, root_vec, size)
+    if out.shape[0] != m:
+        raise ValueError("output length differs from input length")
+    st.root_kind = kind
+    st.root = &rv[0] if rv.shape[0] else NULL
+    st.root_size = size
+    st.root_nb = <double>size
+    st.root_last = <double>(size - 1)
+    with nogil:
+        for i in range(m):
+            out[i] = eval_root(&st, t[i])
+
+
 cdef class RMIKernel(LookupKernel):
     """Compiled lookups over an RMI's arrays (which it keeps alive, never copies).
 
@@ -244,7 +334,8 @@ cdef class RMIKernel(LookupKernel):
     cdef object _refs
 
     def __init__(self, keys, leaves, int root_kind, root_vec, int64_t root_size, mid_vec,
-                 int64_t n_mid, int stages, double xlo, double xhi, double xlo_half, double inv,
+                 int64_t n_mid, int mid_kind, int64_t mid_size, int stages, double xlo, double xhi,
+                 double xlo_half, double inv,
                  hyb_vec, seps, int64_t hyb_b):
         cdef const unsigned char[::1] lb = leaves.view(np.uint8)
         cdef const double[::1] rv = root_vec
@@ -255,8 +346,11 @@ cdef class RMIKernel(LookupKernel):
             raise ValueError("separators must have the key dtype")
         if leaves.dtype.itemsize != 32:
             raise ValueError("leaf records must be 32 bytes")
-        if root_kind not in (M_LINEAR, M_CUBIC, M_LOGLINEAR, M_RADIX, M_SPLINE):
-            raise ValueError(f"root model kind {root_kind} has no compiled evaluation")
+        _check_model(root_kind, root_vec, root_size)
+        if stages == 3:
+            if n_mid < 1 or mv.shape[0] % n_mid or mid_kind not in (M_LINEAR, M_MLP):
+                raise ValueError("middle stage parameters do not split into one vector per model")
+            _check_model(mid_kind, mid_vec[:mv.shape[0] // n_mid], mid_size)
         self._bind_keys(keys)
         self._refs = (leaves, root_vec, mid_vec, hyb_vec, seps)
         self.st.keys = self.keys
@@ -274,6 +368,9 @@ cdef class RMIKernel(LookupKernel):
         self.st.stages = stages
         self.st.mid = &mv[0] if mv.shape[0] else NULL
         self.st.n_mid = n_mid
+        self.st.mid_kind = mid_kind
+        self.st.mid_size = mid_size
+        self.st.mid_stride = mv.shape[0] // n_mid if n_mid else 0
         self.st.leaves = &lb[0]
         self.st.n_leaves = leaves.shape[0]
         self.st.hyb = &hv[0] if hv.shape[0] else NULL

@@ -5,7 +5,7 @@
 >>> get_model("quadratic")
 Traceback (most recent call last):
 ...
-ValueError: unknown model 'quadratic'; choose one of: cubic, linear, loglinear, radix, spline
+ValueError: unknown model 'quadratic'; choose one of: cubic, linear, loglinear, mlp, radix, spline
 """
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from .base import Model
 from .cubic import Cubic
 from .linear import Linear
 from .loglinear import LogLinear
+from .mlp import MLP
 from .radix import Radix
 from .spline import Spline
 
 #: Registered model families by name.
-MODELS: dict[str, type] = {m.name: m for m in (Linear, Spline, Cubic, Radix, LogLinear)}
+MODELS: dict[str, type] = {m.name: m for m in (Linear, Spline, Cubic, Radix, LogLinear, MLP)}
 
 
 def get_model(name: str) -> type:
@@ -28,4 +29,4 @@ def get_model(name: str) -> type:
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}") from None
 
 
-__all__ = ["Model", "MODELS", "get_model", "Linear", "Spline", "Cubic", "Radix", "LogLinear"]
+__all__ = ["Model", "MODELS", "get_model", "Linear", "Spline", "Cubic", "Radix", "LogLinear", "MLP"]
