@@ -60,7 +60,7 @@ class MLP:
     >>> m = MLP([(np.array([[1.0], [-1.0]]), np.array([0.0, 0.5])),
     ...          (np.array([[2.0, 4.0]]), np.array([1.0]))])
     >>> m.predict_scalar(0.25), m.predict(np.array([0.25, 1.0])).tolist(), m.nbytes
-    (2.0, [2.0, 3.0], 56)
+    (2.5, [2.5, 3.0], 56)
     """
 
     name: ClassVar[str] = "mlp"
