@@ -45,6 +45,7 @@ def _bytes_per_key(build, n):
 def run(n: int, m: int, repeats: int, seed: int, memory: bool):
     """Rows ``(operation, n, learned ns/op, sortedcontainers ns/op)`` for one size."""
     import sortedcontainers as sc
+
     from learnedidx import SortedDict, SortedList
 
     rng = np.random.default_rng(seed)
@@ -118,7 +119,7 @@ def run(n: int, m: int, repeats: int, seed: int, memory: bool):
         return out
     row("50/50 add / in stream", m, lambda: mix(ours), lambda: mix(theirs), reps=1)
     assert np.array_equal(ours.to_numpy(), np.asarray(list(theirs), dtype=np.int64)), "contents differ"
-    del ours, theirs
+    ours = theirs = None
     gc.collect()
 
     # SortedDict
@@ -128,7 +129,7 @@ def run(n: int, m: int, repeats: int, seed: int, memory: bool):
     row("SortedDict d[k]", m, lambda: [d[x] for x in present], lambda: [sd[x] for x in present])
     parr = np.asarray(present, dtype=np.int64)
     row("SortedDict get_many (sc: loop)", m, lambda: d.get_many(parr).tolist(), lambda: [sd[x] for x in present])
-    del d, sd
+    d = sd = None
     gc.collect()
 
     if memory:

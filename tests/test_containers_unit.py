@@ -8,8 +8,8 @@ import pytest
 
 sortedcontainers = pytest.importorskip("sortedcontainers")
 
-from learnedidx import SortedDict, SortedList, SortedSet  # noqa: E402
-from learnedidx.containers import _store  # noqa: E402
+from learnedidx import SortedDict, SortedList, SortedSet
+from learnedidx.containers import _store
 
 
 @pytest.fixture

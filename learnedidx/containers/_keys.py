@@ -71,9 +71,7 @@ def key_of(dtype: np.dtype, x):
     if dtype.kind in "iu":
         if t is int:
             v = x
-        elif isinstance(x, (bool, np.bool_)):
-            v = int(x)
-        elif isinstance(x, numbers.Integral):
+        elif isinstance(x, (bool, np.bool_)) or isinstance(x, numbers.Integral):
             v = int(x)
         elif isinstance(x, numbers.Real):
             f = x

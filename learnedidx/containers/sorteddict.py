@@ -12,14 +12,21 @@ SortedDict({1: 'a', 2: 'b', 3: 'c'})
 """
 from __future__ import annotations
 
-from collections.abc import ItemsView, KeysView, Mapping, MutableMapping, Sequence, ValuesView
+from collections.abc import (
+    ItemsView,
+    KeysView,
+    Mapping,
+    MutableMapping,
+    Sequence,
+    ValuesView,
+)
 
 import numpy as np
 
-from .._queries import TARGET, array_targets, as_query_array
+from .._queries import array_targets, as_query_array
 from ._keys import keys_array, value_of, values_array
 from ._store import Store
-from .sortedlist import _SortedBase, _reject_key, _restore
+from .sortedlist import _reject_key, _restore, _SortedBase
 
 
 class _NotGiven:
@@ -353,17 +360,7 @@ class SortedDict(_SortedBase, MutableMapping):
             out[hit] = self._vals[pos[hit]]
             found |= hit
         if self._blen and flat.size:
-            t, below, above, exact = array_targets(self._dtype, flat, False)
-            bk = self._buffer_keys()
-            r = np.searchsorted(bk, t, "left")
-            ok = r < bk.size
-            ok &= bk[np.minimum(r, max(bk.size - 1, 0))] == t
-            for mask in (exact,):
-                if mask is not None:
-                    ok &= mask
-            for mask in (below, above):
-                if mask is not None:
-                    ok &= ~mask
+            ok, r = self._bmatch(flat)
             out[ok] = self._buffer_values()[r[ok]]
             found |= ok
         if not found.all():

@@ -191,6 +191,11 @@ class _SortedBase(Store):
         >>> SortedList([1, 2, 2, 3]).index(2), SortedList([1, 2, 2, 3]).index(2, 2)
         (1, 2)
         """
+        if start is None and stop is None and self._ns and not self._blen and not self._ndead:
+            p = self._lk(value)                     # static only: one model lookup
+            if p < 0:
+                raise ValueError(f"{value!r} is not in list")
+            return p
         n = len(self)
         if not n:
             raise ValueError(f"{value!r} is not in list")
@@ -198,14 +203,12 @@ class _SortedBase(Store):
             start = 0
         if start < 0:
             start += n
-        if start < 0:
-            start = 0
+        start = max(start, 0)
         if stop is None:
             stop = n
         if stop < 0:
             stop += n
-        if stop > n:
-            stop = n
+        stop = min(stop, n)
         if stop <= start:
             raise ValueError(f"{value!r} is not in list")
         left = self.bisect_left(value)
@@ -324,7 +327,7 @@ class _SortedBase(Store):
         >>> SortedList([1, 2]).contains_many([2, 2.5, 3]).tolist()
         [True, False, False]
         """
-        return self._rank_many(values, True) > self._rank_many(values, False)
+        return self._contains_many(values)
 
     def count_many(self, values):
         """Vectorised :meth:`count`.
@@ -416,8 +419,8 @@ class _SortedBase(Store):
         >>> sl = SortedList([3, 1]); SortedList._from_state(*sl._state())
         SortedList([1, 3])
         """
-        from ..rmi import RMI
         from .._validate import check_dtype
+        from ..rmi import RMI
         try:
             n = meta["n"]
             dtype = meta["dtype"]

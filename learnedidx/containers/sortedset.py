@@ -14,7 +14,7 @@ import numpy as np
 
 from ._keys import key_of, keys_array
 from ._store import Store
-from .sortedlist import SortedList, _SortedBase, _reject_key, _restore
+from .sortedlist import SortedList, _reject_key, _restore, _SortedBase
 
 
 class SortedSet(_SortedBase, MutableSet, Sequence):
