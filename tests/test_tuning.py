@@ -260,8 +260,9 @@ def test_mlp_roots_are_explored():
 
 # ---------------------------------------------------------------------- CLI
 
-def test_cli_tune_prints_front_plots_and_saves(tmp_path, capsys):
+def test_cli_tune_prints_front_plots_and_saves(tmp_path, capsys, monkeypatch):
     from learnedidx import cli
+    monkeypatch.setattr(tuning, "MLP_HIDDEN", ())           # no MLP training: seconds of torch
     out_json = tmp_path / "front.json"
     argv = ["tune", "lognormal", "--n", "20000", "--max-bytes", "8192", "--no-calibrate", "--quiet",
             "--json", str(out_json), "--check"]
