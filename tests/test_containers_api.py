@@ -1060,3 +1060,41 @@ def test_stress_sortedset(profile):
 def test_stress_sorteddict(value_dtype, profile):
     with thresholds(profile):
         _stress_dict(np.dtype("float64"), seed=3, steps=STRESS_STEPS, value_dtype=value_dtype)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls", [SortedList, SortedDict], ids=["list", "dict"])
+def test_realistic_thresholds_across_merges(cls):
+    """20k keys with the store's default thresholds: 25k single updates cross the
+    default merge threshold (4096 buffered keys or tombstones) about six times."""
+    rng = np.random.default_rng(17)
+    keys = rng.integers(-(10 ** 6), 10 ** 6, 20_000)
+    if cls is SortedList:
+        c, o = SortedList(keys), sc.SortedList(keys.tolist())
+    else:
+        uk = np.unique(keys)
+        c, o = SortedDict.from_arrays(uk, uk * 2), sc.SortedDict(zip(uk.tolist(), (uk * 2).tolist()))
+    adds = rng.integers(-(10 ** 6), 10 ** 6, 25_000).tolist()
+    for step, k in enumerate(adds):
+        if step % 3 == 2 and len(o):
+            victim = o.keys()[int(rng.integers(0, len(o)))] if cls is SortedDict else o[int(rng.integers(0, len(o)))]
+            if cls is SortedDict:
+                assert c.pop(victim) == o.pop(victim)
+            else:
+                c.remove(victim), o.remove(victim)
+        elif cls is SortedDict:
+            c[k] = step
+            o[k] = step
+        else:
+            c.add(k), o.add(k)
+        if step % 500 == 0:
+            c._check()
+            qs = rng.integers(-(10 ** 6), 10 ** 6, 200)
+            i = int(rng.integers(0, len(o)))
+            assert c.bisect_left_many(qs).tolist() == [o.bisect_left(q) for q in qs.tolist()]
+            assert norm(c.keys()[i] if cls is SortedDict else c[i]) == (o.keys()[i] if cls is SortedDict else o[i])
+            assert c.index(norm(o.keys()[i] if cls is SortedDict else o[i])) == o.index(o.keys()[i] if cls is SortedDict else o[i])
+    c._check()
+    assert norm(list(c)) == list(o)
+    if cls is SortedDict:
+        assert norm(list(c.values())) == list(o.values())
