@@ -14,7 +14,6 @@ several buffer merges and retrains.
 from __future__ import annotations
 
 import copy
-import math
 import os
 import pickle
 
@@ -135,47 +134,52 @@ class _Machine(RuleBasedStateMachine):
     def fresh(self, cls, *args, **kwargs):
         return cls(*args, dtype=self.dtype, **KNOBS, **kwargs)
 
+    def snapshot(self):
+        """The container's content as Python values (items for a dict)."""
+        return norm(list(self.c.items() if isinstance(self.c, SortedDict) else self.c))
 
-# --------------------------------------------------------------------- sequence-like
+    def check_many(self, qs):
+        """Extra vectorised checks of one container type."""
 
-class _SequenceMachine(_Machine):
-    """Query rules shared by SortedList and SortedSet (positions, bisect, ranges)."""
-
+    # ------------------------------------------------- rules every container has
     @invariant()
     def agrees(self):
+        """``_check()`` passes and the contents (and a dict's values) equal the oracle's."""
         if self.c is None:
             return
         self.c._check()
         assert len(self.c) == len(self.o)
         assert norm(list(self.c)) == list(self.o)
+        if isinstance(self.c, SortedDict):
+            assert norm(list(self.c.values())) == list(self.o.values())
 
-    @rule(data=st.data())
-    def contains(self, data):
-        q = self.query(data, nan=True)
-        assert (q in self.c) == (norm(q) in self.o), q
+    @rule(kind=st.sampled_from(["copy", "copy.copy", "pickle"]))
+    def swap_in_copy(self, kind):
+        """Continue the run on a copy (the original must be unaffected by later steps)."""
+        old, before = self.c, self.snapshot()
+        new = {"copy": lambda c: c.copy(), "copy.copy": copy.copy,
+               "pickle": lambda c: pickle.loads(pickle.dumps(c))}[kind](self.c)
+        assert type(new) is type(self.c) and new is not self.c
+        new._check()
+        self.c = new
+        self._old = (old, before)
 
-    @rule(i=INDICES)
-    def getitem(self, i):
-        self.both("__getitem__", i)
-
-    @rule(start=OPT_INDEX, stop=OPT_INDEX, step=STEPS)
-    def getitem_slice(self, start, stop, step):
-        got = self.both("__getitem__", slice(start, stop, step))
-        if got[0] == "ok":
-            assert isinstance(got[1], list)
+    @invariant()
+    def old_copy_unchanged(self):
+        old = getattr(self, "_old", None)
+        if old is not None:
+            current, self.c = self.c, old[0]
+            try:
+                assert self.snapshot() == old[1], "mutating a copy changed the original"
+            finally:
+                self.c = current
 
     @rule(data=st.data())
     def bisect(self, data):
         q = self.query(data)
         for name in ("bisect_left", "bisect_right", "bisect"):
             self.both(name, q)
-
-    @rule(data=st.data(), start=OPT_INDEX, stop=OPT_INDEX)
-    def index(self, data, start, stop):
-        q = self.query(data, nan=True)
-        self.both("index", q)
-        self.both("index", q, start)
-        self.both("index", q, start, stop)
+        self.both("index", self.query(data, nan=True))
 
     @rule(data=st.data(), use_min=st.booleans(), use_max=st.booleans(),
           inclusive=st.tuples(st.booleans(), st.booleans()), reverse=st.booleans())
@@ -192,11 +196,6 @@ class _SequenceMachine(_Machine):
     def islice(self, start, stop, reverse):
         assert norm(list(self.c.islice(start, stop, reverse))) == list(self.o.islice(start, stop, reverse))
 
-    @rule()
-    def iterate(self):
-        assert norm(list(reversed(self.c))) == list(reversed(self.o))
-        assert norm([v for v in self.c]) == list(self.o)
-
     @rule(seed=st.integers(0, 2 ** 32 - 1))
     def many_queries(self, seed):
         qs = query_array(self.dtype, list(self.o), seed)
@@ -206,27 +205,40 @@ class _SequenceMachine(_Machine):
         pos = self.c.bisect_left_many(qs)
         assert isinstance(pos, np.ndarray) and pos.shape == qs.shape and pos.dtype.kind in "iu"
         assert pos.tolist() == [self.o.bisect_left(q) for q in qs.tolist()]
+        self.check_many(qs)
 
-    @rule(kind=st.sampled_from(["copy", "copy.copy", "pickle"]))
-    def swap_in_copy(self, kind):
-        """Continue the run on a copy (the original must be unaffected by later steps)."""
-        old, before = self.c, norm(list(self.c))
-        if kind == "copy":
-            new = self.c.copy()
-        elif kind == "copy.copy":
-            new = copy.copy(self.c)
-        else:
-            new = pickle.loads(pickle.dumps(self.c))
-        assert type(new) is type(self.c) and new is not self.c
-        new._check()
-        self.c = new
-        self._old = (old, before)
 
-    @invariant()
-    def old_copy_unchanged(self):
-        old = getattr(self, "_old", None)
-        if old is not None:
-            assert norm(list(old[0])) == old[1], "mutating a copy changed the original"
+# --------------------------------------------------------------------- sequence-like
+
+class _SequenceMachine(_Machine):
+    """Query rules shared by SortedList and SortedSet (positions, bisect, ranges)."""
+
+    @rule(data=st.data())
+    def contains(self, data):
+        q = self.query(data, nan=True)
+        assert (q in self.c) == (norm(q) in self.o), q
+
+    @rule(i=INDICES)
+    def getitem(self, i):
+        self.both("__getitem__", i)
+
+    @rule(start=OPT_INDEX, stop=OPT_INDEX, step=STEPS)
+    def getitem_slice(self, start, stop, step):
+        got = self.both("__getitem__", slice(start, stop, step))
+        if got[0] == "ok":
+            assert isinstance(got[1], list)
+
+    @rule(data=st.data(), start=OPT_INDEX, stop=OPT_INDEX)
+    def index(self, data, start, stop):
+        q = self.query(data, nan=True)
+        self.both("index", q)
+        self.both("index", q, start)
+        self.both("index", q, start, stop)
+
+    @rule()
+    def iterate(self):
+        assert norm(list(reversed(self.c))) == list(reversed(self.o))
+        assert norm([v for v in self.c]) == list(self.o)
 
     @rule(i=OPT_INDEX)
     def pop(self, i):
@@ -489,15 +501,6 @@ class SortedDictMachine(_Machine):
             kw = {"value_dtype": self.VALUE_DTYPE} if self.VALUE_DTYPE is not None else {}
             self.c = SortedDict.from_arrays(keys, values, **kw)
 
-    @invariant()
-    def agrees(self):
-        if self.c is None:
-            return
-        self.c._check()
-        assert len(self.c) == len(self.o)
-        assert norm(list(self.c)) == list(self.o)
-        assert norm(list(self.c.values())) == list(self.o.values())
-
     # ------------------------------------------------------------ mutations
     @rule(data=st.data())
     def setitem(self, data):
@@ -609,22 +612,6 @@ class SortedDictMachine(_Machine):
         assert self.c is c
         self.o |= {canon(self.dtype, k): v for k, v in pairs}
 
-    @rule(kind=st.sampled_from(["copy", "copy.copy", "pickle"]))
-    def swap_in_copy(self, kind):
-        old, before = self.c, list(norm(list(self.c.items())))
-        new = {"copy": lambda c: c.copy(), "copy.copy": copy.copy,
-               "pickle": lambda c: pickle.loads(pickle.dumps(c))}[kind](self.c)
-        assert type(new) is type(self.c) and new is not self.c
-        new._check()
-        self.c = new
-        self._old = (old, before)
-
-    @invariant()
-    def old_copy_unchanged(self):
-        old = getattr(self, "_old", None)
-        if old is not None:
-            assert list(norm(list(old[0].items()))) == old[1], "mutating a copy changed the original"
-
     # -------------------------------------------------------------- queries
     @rule(data=st.data())
     def lookups(self, data):
@@ -635,13 +622,6 @@ class SortedDictMachine(_Machine):
         d = self.value(data)
         self.both("get", q, d)
         assert (q in self.c.keys()) == (norm(q) in self.o.keys())
-
-    @rule(data=st.data())
-    def bisect_index(self, data):
-        q = self.query(data)
-        for name in ("bisect_left", "bisect_right", "bisect"):
-            self.both(name, q)
-        self.both("index", self.query(data, nan=True))
 
     @rule(i=OPT_INDEX)
     def peekitem(self, i):
@@ -671,31 +651,13 @@ class SortedDictMachine(_Machine):
             probe = (q, self.value(data))
             assert (probe in cv) == (norm(probe) in ov)
 
-    @rule(data=st.data(), use_min=st.booleans(), use_max=st.booleans(),
-          inclusive=st.tuples(st.booleans(), st.booleans()), reverse=st.booleans())
-    def irange(self, data, use_min, use_max, inclusive, reverse):
-        lo = self.query(data) if use_min else None
-        hi = self.query(data) if use_max else None
-        assert norm(list(self.c.irange(lo, hi, inclusive, reverse))) == list(self.o.irange(norm(lo), norm(hi), inclusive, reverse))
-
-    @rule(start=OPT_INDEX, stop=OPT_INDEX, reverse=st.booleans())
-    def islice(self, start, stop, reverse):
-        assert norm(list(self.c.islice(start, stop, reverse))) == list(self.o.islice(start, stop, reverse))
-
     @rule()
     def iterate(self):
         assert norm(list(reversed(self.c))) == list(reversed(self.o))
         assert dict(zip(norm(list(self.c.keys())), self.c.values())) == dict(self.o)
         assert self.c == dict(self.o)
 
-    @rule(seed=st.integers(0, 2 ** 32 - 1))
-    def many_queries(self, seed):
-        qs = query_array(self.dtype, list(self.o), seed)
-        got = self.c.contains_many(qs)
-        assert isinstance(got, np.ndarray) and got.dtype == bool and got.shape == qs.shape
-        assert got.tolist() == [q in self.o for q in qs.tolist()]
-        pos = self.c.bisect_left_many(qs)
-        assert pos.tolist() == [self.o.bisect_left(q) for q in qs.tolist()]
+    def check_many(self, qs):
         default = 0 if self.VALUE_DTYPE is not None else None
         vals = self.c.get_many(qs, default)
         assert len(vals) == qs.size
