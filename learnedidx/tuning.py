@@ -24,10 +24,11 @@ the widest sample window estimates ``max_window``.  Model bytes do not depend on
 
 Quantisation dominates when the sample windows are only a few keys wide, so the search
 runs in two phases: a coarse grid (leaf counts 4x apart) on ``sample`` keys ranks the
-candidates; the coarse front and the best few within the budget, and their 2x leaf
-neighbours, are re-measured on samples grown 4x at a time (up to ``max_sample``) until
-the average sample window is at least 8 keys (2**3) or the sample is all keys.  Only
-resolved, re-measured or exact (``m = n``) measurements enter the returned front.  Measured
+candidates; the coarse front, the best few within the budget and their 2x leaf
+neighbours, and the unresolved ones within 10% of the best, are re-measured on samples
+grown 4x at a time (up to ``max_sample``) until the average sample window is at least
+8 keys (2**3) or the sample is all keys.  Only resolved, re-measured or exact
+(``m = n``) measurements enter the returned front.  Measured
 against full builds on lognormal (10M), GSHHG (10.4M) and timezone (4.1M) keys, the
 refined estimates of ``avg_log2_window`` were within 0.1 (radix/linear/cubic roots,
 2**10 to 2**20 leaves) when the sample windows were resolved.  Hybrid leaves are not
@@ -591,7 +592,7 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
     est = _Estimator(keys, cost)
 
     def fits(cfg):
-        return _table_bytes(cfg) < budget
+        return _table_bytes(cfg) <= budget
 
     # phase 1: coarse grid, leaf counts 4x apart
     grid = []
@@ -640,6 +641,12 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
             cfg = _config(base.config["root"], base.config["root_params"], L, base.config["stages"])
             if 1 <= L <= n and fits(cfg) and _key(cfg) not in measured:
                 todo.setdefault(_key(cfg), (cfg, start(base)))
+    # unresolved coarse windows all sit near the quantisation floor, so their ranking is
+    # loose: re-measure every unresolved one within 10% of the best (at most 2 * refine)
+    fastest = min(c.est_ns for c in within)
+    close = [c for c in sorted(within, key=lambda c: c.est_ns) if not c.refined and c.est_ns <= 1.1 * fastest]
+    for c in close[:2 * refine]:
+        todo.setdefault(_key(plain(c.config)), (plain(c.config), start(measured[_key(plain(c.config))])))
     final = [c for c in coarse if c.refined]
     for cfg, m in todo.values():
         final += est.candidates(cfg, m, max_errors, grow_to=max_sample)
