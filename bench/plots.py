@@ -43,12 +43,22 @@ def pareto_plot(rows: list[dict], path: str) -> str:
                 if "(" in r["index"]:
                     ax.annotate(r["index"][len(fam):].strip("()"), (xi, yi), fontsize=6,
                                 xytext=(3, 3), textcoords="offset points")
-        ax.set_xscale("log")
-        ax.set_xlabel("index bytes (log; 1 = no structure)")
-        ax.set_ylabel("ns per lookup (median)")
-        ax.set_title(f"{rows[0]['dataset']}, n={rows[0]['n']:,}: {mode}")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        _log_x_axes(ax, "index bytes (log; 1 = no structure)", "ns per lookup (median)",
+                    f"{rows[0]['dataset']}, n={rows[0]['n']:,}: {mode}", legend_size=8)
+    return _save(plt, fig, path)
+
+
+def _log_x_axes(ax, xlabel: str, ylabel: str, title: str, legend_size: float) -> None:
+    """Bytes on a log x axis, labels, grid and legend: the look every plot here shares."""
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=legend_size)
+
+
+def _save(plt, fig, path: str) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -86,10 +96,7 @@ def cdf_fit_plot(keys: np.ndarray, rmi, path: str, sample: int = 20_000) -> str:
         a2.set_title(f"worst leaf {worst}: {members.size:,} keys, window {int(width[worst]):,}")
         a2.set_xlabel("key")
         a2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def tune_plot(result, path: str, title: str = "") -> str:
@@ -107,16 +114,9 @@ def tune_plot(result, path: str, title: str = "") -> str:
                label=f"chosen ({result.target}): {b.label()}")
     if result.max_bytes is not None:
         ax.axvline(result.max_bytes, color="tab:red", ls="--", lw=0.8, label=f"max_bytes {result.max_bytes:,}")
-    ax.set_xscale("log")
-    ax.set_xlabel("model bytes (log)")
-    ax.set_ylabel("estimated ns per lookup (batch)")
-    ax.set_title(f"{title + ': ' if title else ''}n={result.n:,}, cost model {result.cost_model.source}")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    _log_x_axes(ax, "model bytes (log)", "estimated ns per lookup (batch)",
+                f"{title + ': ' if title else ''}n={result.n:,}, cost model {result.cost_model.source}", legend_size=7)
+    return _save(plt, fig, path)
 
 
 def plot_all(rows: list[dict], keys_by_dataset: dict, out_dir: str) -> list[str]:
