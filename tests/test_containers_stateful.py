@@ -682,12 +682,6 @@ class TypedSortedDictMachine(SortedDictMachine):
 
 # --------------------------------------------------------------------------- running
 
-#: Known bug 1 (a RuntimeWarning before the ValueError for a key beyond float32's range):
-#: tested strictly in test_containers_api; ignored here until fixed so that the
-#: state machines keep hunting other bugs.
-pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
-
-
 def _run(machine, examples: int, steps: int, profile: str):
     with thresholds(profile):
         run_state_machine_as_test(machine, settings=settings(max_examples=examples, stateful_step_count=steps,

@@ -302,3 +302,48 @@ def test_copy_is_independent():
     c[3] = -1.0
     del c[4]
     assert d[3] == 3.0 and 4 in d and c[3] == -1.0 and 4 not in c
+
+
+def test_no_array_is_shared_writably():
+    """Dicts built from dicts, copies and bulk sources never write into each other or the caller."""
+    t = SortedDict({1: 1.0, 2: 2.0}, value_dtype=np.float64)
+    d, c = SortedDict(t, value_dtype=np.float64), t.copy()
+    d[1], c[2], t[1] = 9.0, 5.0, 7.0
+    assert (t, d, c) == ({1: 7.0, 2: 2.0}, {1: 9.0, 2: 2.0}, {1: 1.0, 2: 5.0})
+    o = SortedDict({1: "a"})
+    p = SortedDict(o)
+    p[1] = "b"
+    assert o[1] == "a"
+    keys, vals = np.array([1, 2]), np.array([1.0, 2.0])
+    s = SortedDict(value_dtype=np.float64)
+    s.set_many(keys, vals)
+    s[1] = 7.0
+    keys[:] = 50
+    assert vals.tolist() == [1.0, 2.0] and s == {1: 7.0, 2: 2.0}
+    for make in (SortedList, SortedSet, lambda a: SortedList().__iadd__(a)):
+        arr = np.array([1, 2, 3])               # already sorted: nothing else would copy it
+        sl = make(arr)
+        arr[:] = 100
+        assert list(sl) == [1, 2, 3]
+        sl._check(full=True)
+    for x in (t, d, c, s):
+        x._check(full=True)
+
+
+def test_exactness_of_casts():
+    """numpy calls int64 -> float64 'safe'; the containers check each value instead."""
+    f = SortedList([0.5])
+    f.update(np.array([2 ** 53, -(2 ** 63)], dtype=np.int64))
+    f.update(np.array([2 ** 63], dtype=np.uint64))
+    assert list(f) == [-(2.0 ** 63), 0.5, 2.0 ** 53, 2.0 ** 63]
+    for bad in (np.array([2 ** 63 - 1]), np.array([2 ** 64 - 1], dtype=np.uint64), np.array([2 ** 24 + 1], dtype=np.int32)):
+        with pytest.raises(ValueError):
+            SortedList(bad, dtype=np.float32 if bad.dtype == np.int32 else np.float64)
+    v = SortedDict({1: 1.0}, value_dtype=np.float64)
+    with pytest.raises(ValueError):
+        v[2] = np.int64(2 ** 53 + 1)
+    with pytest.raises(ValueError):
+        v.set_many(np.array([3]), np.array([2 ** 63 - 1]))
+    with pytest.raises(TypeError):
+        SortedDict.from_arrays(np.array([1, 2]), np.array([None, 1.0], dtype=object), value_dtype=np.float64)
+    assert v == {1: 1.0}

@@ -21,8 +21,6 @@ import numpy as np
 
 from .._validate import check_dtype
 
-_FLOAT_BITS = {"float32": 24, "float64": 53}
-
 
 def _fix(dtype: np.dtype) -> str:
     """The advice naming a dtype that would hold the rejected key."""
@@ -115,7 +113,8 @@ def key_of(dtype: np.dtype, x):
     if f != f:
         raise ValueError("NaN cannot be a key")
     if dtype.itemsize == 4:
-        g = float(np.float32(f)) if math.isfinite(f) else f
+        with np.errstate(over="ignore"):      # beyond float32's range: refused below, not warned
+            g = float(np.float32(f)) if math.isfinite(f) else f
         if g != f:
             raise ValueError(f"key {x!r} is not exactly representable as float32; build the container with dtype=np.float64")
     return f
@@ -220,37 +219,65 @@ def _cast_array(dtype, arr: np.ndarray) -> np.ndarray:
     if src.kind == "f" and arr.size and np.isnan(arr).any():
         raise ValueError(f"keys contain NaN (first at position {int(np.flatnonzero(np.isnan(arr))[0])}); "
                          "remove NaN first")
-    if src == dtype:
-        return arr
-    if not arr.size or np.can_cast(src, dtype, "safe"):
+    if src == dtype or not arr.size:
+        return arr if src == dtype else arr.astype(dtype)
+    if _safe(src, dtype):
         return arr.astype(dtype)
     with np.errstate(all="ignore"):
         out = arr.astype(dtype)
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        if src.kind == "f":
-            ok = bool(np.all(np.isfinite(arr))) and bool(np.all(np.floor(arr) == arr))
-            ok = ok and float(arr.min()) >= info.min and float(arr.max()) <= info.max
-            # the top float below 2**63 etc. is exact; info.max + 1 is a power of two
-            ok = ok and float(arr.max()) < info.max + 1
-        else:
-            ok = int(arr.min()) >= info.min and int(arr.max()) <= info.max
-        if not ok:
-            bad = next(x for x in arr.tolist() if not _exact_in(dtype, x))
-            raise ValueError(f"key {bad!r} is not exactly representable as {dtype}; {_fix(dtype)}")
-        return out
-    # to float
-    if src.kind == "f":
-        back = out.astype(src)
-        ok = bool(np.all((back == arr) | ~np.isfinite(arr)))
-    else:
-        limit = 2 ** _FLOAT_BITS[dtype.name]
-        big = arr.tolist() if (int(arr.max()) > limit or int(arr.min()) < -limit) else []
-        ok = all(_exact_in(dtype, x) for x in big)
-    if not ok:
+    if not _lossless(arr, out):
         bad = next(x for x in arr.tolist() if not _exact_in(dtype, x))
-        raise ValueError(f"key {bad!r} is not exactly representable as {dtype}; {_fix(dtype)}")
+        fix = "build the container with dtype=np.float64" if src.kind == dtype.kind == "f" else _fix(dtype)
+        raise ValueError(f"key {bad!r} is not exactly representable as {dtype}; {fix}")
     return out
+
+
+def _safe(src: np.dtype, dst: np.dtype) -> bool:
+    """Whether every value of ``src`` survives a cast to ``dst``.
+
+    Not ``np.can_cast(src, dst, "safe")`` alone: numpy calls int64 -> float64 safe although
+    it rounds above 2**53, so an integer -> float cast is trusted only when the integer's
+    bits fit the float's mantissa (int32 -> float64 is exact, int64 -> float64 is not).
+
+    >>> _safe(np.dtype("int32"), np.dtype("float64")), _safe(np.dtype("int64"), np.dtype("float64"))
+    (True, False)
+    """
+    if not np.can_cast(src, dst, "safe"):
+        return False
+    if src.kind in "iu" and dst.kind == "f":
+        return src.itemsize * 8 - (src.kind == "i") <= np.finfo(dst).nmant + 1
+    return True
+
+
+def _lossless(arr: np.ndarray, out: np.ndarray) -> bool:
+    """Whether ``out`` (``arr`` cast to a numeric dtype) holds every element of ``arr`` unchanged.
+
+    NaN counts as unchanged between float dtypes (keys refuse NaN before this).
+    Runtime complexity: ``O(m)`` vectorised.
+
+    >>> a = np.array([1, 2 ** 53 + 1]); _lossless(a, a.astype(np.float64))
+    False
+    """
+    src, dst = arr.dtype, out.dtype
+    if not arr.size:
+        return True
+    with np.errstate(all="ignore"):
+        if dst.kind in "iu":
+            info = np.iinfo(dst)
+            if src.kind == "f":
+                # info.max + 1 is a power of two, so the comparisons with Python ints are exact
+                return (bool(np.all(np.isfinite(arr) & (np.floor(arr) == arr)))
+                        and float(arr.min()) >= info.min and float(arr.max()) < info.max + 1)
+            return int(arr.min()) >= info.min and int(arr.max()) <= info.max
+        if src.kind == "f":
+            back = out.astype(src)
+            return bool(np.all((back == arr) | np.isnan(arr)))
+        if src.kind == "b":
+            return True
+        # integers to float: the float must lie below 2**bits (the cast back would be undefined
+        # there) and convert back to the same integer
+        top = 2.0 ** (src.itemsize * 8 - (src.kind == "i"))
+        return bool(np.all((out < top) & (out.astype(src) == arr)))
 
 
 def _exact_in(dtype: np.dtype, x) -> bool:
@@ -262,23 +289,63 @@ def _exact_in(dtype: np.dtype, x) -> bool:
 
 
 def value_of(value_dtype: np.dtype | None, v):
-    """A value as stored: unchanged without ``value_dtype``, else the exact numpy item.
+    """A value as stored: unchanged without ``value_dtype``, else the exact Python item.
 
-    >>> value_of(np.dtype("int32"), 7), value_of(None, "x")
-    (7, 'x')
+    Into a numeric ``value_dtype``, a non-number (None, a str, a list) raises ``TypeError``
+    and a number the dtype cannot hold exactly (``1.5`` or ``2**70`` into int64) raises
+    ``ValueError``; NaN and infinities are values like any other in a float dtype.
+
+    >>> value_of(np.dtype("int32"), 7), value_of(None, "x"), value_of(np.dtype("float64"), 2)
+    (7, 'x', 2.0)
+    >>> value_of(np.dtype("float64"), None)
+    Traceback (most recent call last):
+    ...
+    TypeError: value None is not a number; this SortedDict holds float64 values
     """
     if value_dtype is None:
         return v
+    if value_dtype.kind in "iuf":
+        return _number_of(value_dtype, v)
     try:
-        a = np.asarray(v, dtype=value_dtype)
+        with np.errstate(all="ignore"):
+            a = np.asarray(v, dtype=value_dtype)
     except (TypeError, ValueError, OverflowError) as e:
         raise type(e)(f"value {v!r} cannot be stored as {value_dtype}: {e}") from None
     if a.ndim != 0:
         raise ValueError(f"value {v!r} is not a scalar of {value_dtype}")
-    item = a.item()
-    if value_dtype.kind in "iuf" and isinstance(v, numbers.Number) and not (item == v or (v != v and item != item)):
-        raise ValueError(f"value {v!r} is not exactly representable as {value_dtype}")
-    return item
+    return a.item()
+
+
+def _number_of(value_dtype: np.dtype, v):
+    """``v`` as the Python int/float a numeric value dtype stores exactly, or raise."""
+    if not isinstance(v, (numbers.Real, np.bool_)):
+        raise TypeError(f"value {v!r} is not a number; this SortedDict holds {value_dtype} values")
+    fix = "pass a wider value_dtype (e.g. value_dtype=np.float64 or object)"
+    if isinstance(v, np.generic) and (v.dtype.kind in "biu" or v.dtype.itemsize <= 8):
+        v = v.item()        # compare as Python numbers: numpy would cast one side first
+    if value_dtype.kind in "iu":
+        if isinstance(v, (numbers.Integral, np.bool_)):
+            iv = int(v)
+        else:
+            try:
+                iv = int(v)
+            except (ValueError, OverflowError):       # NaN, inf
+                raise ValueError(f"value {v!r} is not exactly representable as {value_dtype}; {fix}") from None
+            if iv != v:
+                raise ValueError(f"value {v!r} is not exactly representable as {value_dtype}; {fix}")
+        info = np.iinfo(value_dtype)
+        if not info.min <= iv <= info.max:
+            raise ValueError(f"value {iv} is out of range for {value_dtype} [{info.min}, {info.max}]; {fix}")
+        return iv
+    try:
+        with np.errstate(all="ignore"):
+            item = value_dtype.type(v)
+    except OverflowError:
+        raise ValueError(f"value {v!r} is not exactly representable as {value_dtype}; {fix}") from None
+    r = item.item()
+    if not (r == v or (r != r and v != v)):
+        raise ValueError(f"value {v!r} is not exactly representable as {value_dtype}; {fix}")
+    return r
 
 
 def values_array(value_dtype: np.dtype | None, values, n: int) -> np.ndarray:
@@ -286,6 +353,9 @@ def values_array(value_dtype: np.dtype | None, values, n: int) -> np.ndarray:
     if value_dtype is None:
         if isinstance(values, np.ndarray) and values.dtype == object and values.ndim == 1:
             out = values
+        elif isinstance(values, np.ndarray) and values.ndim == 1:
+            out = np.empty(values.shape[0], dtype=object)
+            out[:] = values.tolist()                # Python numbers, as d[k] returns them
         else:
             out = np.fromiter(values, dtype=object, count=n) if n else np.zeros(0, dtype=object)
     elif isinstance(values, np.ndarray):
@@ -303,10 +373,20 @@ def values_array(value_dtype: np.dtype | None, values, n: int) -> np.ndarray:
 
 
 def _cast_values(value_dtype: np.dtype, values: np.ndarray) -> np.ndarray:
+    """A value array as ``value_dtype``: exactly for numeric dtypes, else as numpy casts it."""
+    src = values.dtype
+    if value_dtype.kind in "iuf":
+        if src.kind == "O":
+            out = np.zeros(values.shape[0], dtype=value_dtype)
+            for i, v in enumerate(values.tolist()):
+                out[i] = _number_of(value_dtype, v)
+            return out
+        if src.kind not in "biuf":
+            raise TypeError(f"values of dtype {src} are not numbers; this SortedDict holds {value_dtype} values")
+        if _safe(src, value_dtype):
+            return values.astype(value_dtype)
     with np.errstate(all="ignore"):
         out = values.astype(value_dtype)
-    if value_dtype.kind in "iuf" and values.dtype.kind in "biuf":
-        if not np.array_equal(out.astype(values.dtype) if values.dtype.kind != "b" else out != 0,
-                              values, equal_nan=values.dtype.kind == "f"):
-            raise ValueError(f"values are not exactly representable as {value_dtype}; pass value_dtype={values.dtype}")
+    if value_dtype.kind in "iuf" and not _lossless(values, out):
+        raise ValueError(f"values are not exactly representable as {value_dtype}; pass value_dtype={src}")
     return out

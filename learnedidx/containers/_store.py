@@ -30,6 +30,11 @@ the ``n/8`` updates between merges, so ``add`` amortised is about 1.5x sortedcon
 ``add``); SortedList holds ~8.7 B/key and SortedDict with ``value_dtype`` ~16.7 B/key
 (sortedcontainers: 40 and 124).
 
+Values: the static value array is written in place only when this container made it;
+an array that came from the caller (``from_arrays``), from another container or from
+``copy()`` is copied on the first in-place write (copy-on-write, ``_own_values``), so
+no user's or sibling's array is ever modified.
+
 Order of equal keys: static keys come before buffered ones (only observable as
 positions, which are the same for equal keys).
 
@@ -148,15 +153,20 @@ class Store:
     def _empty_values(self, n: int) -> np.ndarray:
         return np.zeros(n, dtype=self._vdtype if self._vdtype is not None else object)
 
-    def _set_static(self, keys: np.ndarray, vals, rmi=None) -> None:
-        """Make ``keys`` (sorted, owned or read-only) the static run and index it."""
+    def _set_static(self, keys: np.ndarray, vals, rmi=None, owned: bool = False) -> None:
+        """Make ``keys`` (sorted, never written again by anyone) the static run and index it.
+
+        ``vals`` is written in place only when ``owned`` (an array this container made);
+        otherwise it is copied on the first write, so an array the caller or another
+        container holds is never modified.
+        """
         n = int(keys.shape[0])
         if keys.flags.writeable:
             keys = keys.view()
             keys.flags.writeable = False
         self._keys = keys
         self._vals = vals
-        self._vals_shared = vals is not None and not vals.flags.writeable
+        self._vals_shared = vals is not None and not (owned and vals.flags.writeable)
         self._ns = n
         self._dead = None
         self._ndead = 0
@@ -216,11 +226,11 @@ class Store:
             dt = self._dtype
         return key_of(dt, x)
 
-    def _load_arrays(self, keys: np.ndarray, vals=None, rmi=None) -> None:
-        """Replace the whole content by sorted ``keys`` (and aligned ``vals``)."""
+    def _load_arrays(self, keys: np.ndarray, vals=None, rmi=None, owned: bool = False) -> None:
+        """Replace the whole content by sorted ``keys`` (and aligned ``vals``; see ``_set_static``)."""
         if keys.size or self._dtype is not None:
             self._dtype = check_dtype(keys.dtype)
-        self._set_static(keys, vals, rmi)
+        self._set_static(keys, vals, rmi, owned)
         self._reset_buffer()
 
     # ------------------------------------------------------------------ sizes
@@ -500,8 +510,8 @@ class Store:
         """Merge the buffer and drop the tombstones: a new static run and a new RMI."""
         if not self._blen and not self._ndead:
             return
-        ks, vs = self._arrays()
-        self._set_static(ks, vs)
+        ks, vs = self._arrays()             # new arrays: there is a buffer or a tombstone
+        self._set_static(ks, vs, owned=True)
         self._reset_buffer()
 
     # --------------------------------------------------------------- positions
@@ -568,6 +578,13 @@ class Store:
         if static:
             return self._keys.item(where)
         return self._lists[where[0]][where[1]]
+
+    def _own_values(self) -> np.ndarray:
+        """The static value array, copied first if it is shared (copy-on-write)."""
+        if self._vals_shared:
+            self._vals = self._vals.copy()
+            self._vals_shared = False
+        return self._vals
 
     def _value_at(self, loc):
         static, where = loc

@@ -20,13 +20,14 @@ from collections.abc import (
     Sequence,
     ValuesView,
 )
+from reprlib import recursive_repr
 
 import numpy as np
 
-from .._queries import array_targets, as_query_array
+from .._queries import as_query_array
 from ._keys import keys_array, value_of, values_array
 from ._store import Store
-from .sortedlist import _reject_key, _restore, _SortedBase
+from .sortedlist import _private, _reject_key, _restore, _SortedBase
 
 
 class _NotGiven:
@@ -46,6 +47,11 @@ class SortedDict(_SortedBase, MutableMapping):
     ``SortedDict(mapping_or_pairs, *, dtype=None, value_dtype=None)``: ``dtype`` is the
     key dtype (inferred from the first keys when omitted); ``value_dtype`` stores the
     values in a typed numpy array (values must convert exactly) instead of as objects.
+
+    Unlike sortedcontainers' SortedDict this is a ``collections.abc.MutableMapping``, not a
+    ``dict`` subclass (``isinstance(d, dict)`` is False): a dict subclass would carry a hash
+    table of per-key Python objects, the memory this class exists to save.  Code that needs a
+    real dict can use ``dict(d)``.
 
     >>> SortedDict([(2, 20), (1, 10)], value_dtype="int32")
     SortedDict({1: 10, 2: 20})
@@ -86,6 +92,11 @@ class SortedDict(_SortedBase, MutableMapping):
         ``values`` array sets ``value_dtype`` to its dtype unless given; ``values=None``
         maps every key to None.
 
+        No copy: a sorted key array of the key dtype and a value array of the value dtype
+        are used as they are, so do not modify them afterwards.  The dict itself never
+        writes into the caller's arrays: the values are copied on the first in-place write
+        (``d[k] = v`` on an existing key), once.
+
         Runtime complexity: ``O(n)`` for sorted keys, ``O(n log n)`` otherwise.
 
         >>> SortedDict.from_arrays(np.array([3, 1]), np.array([0.5, 1.5]))
@@ -102,6 +113,7 @@ class SortedDict(_SortedBase, MutableMapping):
             vals = values_array(vd if vd != object else None, values, n)
         k, v = cls._prepare(karr, vals)
         vd = None if vals.dtype == object else vals.dtype
+        # the values may be the caller's array: _from_sorted_arrays loads them copy-on-write
         return cls._from_sorted_arrays(k, v, dtype=karr.dtype, value_dtype=vd)
 
     @classmethod
@@ -114,7 +126,10 @@ class SortedDict(_SortedBase, MutableMapping):
         return cls((k, value) for k in iterable)
 
     def _pairs(self, arg):
-        """``(keys array, values array)`` from a mapping or an iterable of pairs."""
+        """``(keys array, values array)`` from a mapping or an iterable of pairs.
+
+        The arrays may be another container's (immutable keys, values shared copy-on-write).
+        """
         if isinstance(arg, Store):
             keys, vals = arg._arrays()
             if self._dtype is not None:
@@ -146,7 +161,8 @@ class SortedDict(_SortedBase, MutableMapping):
         allk = np.concatenate((mk, keys)) if mk.size else keys
         allv = np.concatenate((mv, vals)) if mk.size else vals
         k, v = self._prepare(allk, allv)
-        self._load_arrays(k, v if v.flags.writeable else v.copy())
+        # without a merge the values may be the caller's or another dict's: copy-on-write
+        self._load_arrays(k, v, owned=bool(mk.size))
 
     # ------------------------------------------------------------------ mapping
 
@@ -187,10 +203,7 @@ class SortedDict(_SortedBase, MutableMapping):
         if self._ns:
             p = self._lk(x)
             if p >= 0:
-                if self._vals_shared:
-                    self._vals = self._vals.copy()
-                    self._vals_shared = False
-                self._vals[p] = v
+                self._own_values()[p] = v
                 if self._ndead and self._dead[p]:
                     self._revive(p)
                 return
@@ -335,7 +348,7 @@ class SortedDict(_SortedBase, MutableMapping):
         >>> d = SortedDict({1: 1.0}, value_dtype=float); d.set_many(np.array([1, 5]), np.array([2.0, 3.0])); d
         SortedDict({1: 2.0, 5: 3.0})
         """
-        karr = keys_array(self._dtype, keys)
+        karr = _private(keys_array(self._dtype, keys), keys)
         self._merge_pairs(karr, values_array(self._vdtype, values, karr.shape[0]))
 
     def get_many(self, keys, default=_NOT_GIVEN):
@@ -468,6 +481,7 @@ class SortedDict(_SortedBase, MutableMapping):
         return (_restore, (type(self), None if self._dtype is None else self._dtype.name, keys, vals,
                            None if self._vdtype is None else self._vdtype.str))
 
+    @recursive_repr()
     def __repr__(self):
         items = ", ".join(f"{k!r}: {v!r}" for k, v in self.items())
         return f"{type(self).__name__}({{{items}}})"
@@ -547,14 +561,19 @@ class SortedKeysView(KeysView, Sequence):
 
 
 class SortedItemsView(ItemsView, Sequence):
-    """The ``(key, value)`` pairs of a SortedDict in key order, indexable."""
+    """The ``(key, value)`` pairs of a SortedDict in key order, indexable.
+
+    Set operations give a plain ``set`` of pairs (pairs are not numeric keys).
+
+    >>> SortedDict({1: "a", 2: "b"}).items() & {(1, "a"), (1, "z")}
+    {(1, 'a')}
+    """
 
     __slots__ = ()
 
     @classmethod
     def _from_iterable(cls, it):
-        from .sortedset import SortedSet
-        return SortedSet(it)
+        return set(it)
 
     def __getitem__(self, index):
         return self._mapping._range_items(index, "items")

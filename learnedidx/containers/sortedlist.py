@@ -26,6 +26,20 @@ def _restore(cls, dtype, keys, values=None, value_dtype=None):
     return cls._from_sorted_arrays(keys, values, dtype=dtype, value_dtype=value_dtype)
 
 
+def _private(arr: np.ndarray, source) -> np.ndarray:
+    """``arr``, copied if it is (a view of) the caller's array ``source``.
+
+    The constructors and ``update`` copy the caller's keys, as ``list(array)`` would: the
+    caller may go on writing into its array.  Only ``from_arrays`` shares them (documented).
+
+    >>> a = np.arange(3); _private(a[1:], a) is a, _private(a, [0, 1, 2]) is a
+    (False, True)
+    """
+    if isinstance(source, np.ndarray) and np.may_share_memory(arr, source):
+        return arr.copy()
+    return arr
+
+
 def _reject_key(key):
     if key is not None:
         raise TypeError("key functions are not supported: learned containers order numeric keys by "
@@ -101,7 +115,7 @@ class _SortedBase(Store):
         mine, _ = self._arrays()
         merged = np.concatenate((mine, arr)) if mine.size else arr
         keys, _ = self._prepare(merged, None)
-        self._load_arrays(keys, None)
+        self._load_arrays(_private(keys, iterable), None)
 
     # ------------------------------------------------------------------ updates
 
@@ -122,7 +136,7 @@ class _SortedBase(Store):
                 keys, vals = self._arrays()
                 keep = np.ones(keys.size, dtype=bool)
                 keep[np.arange(start, stop, step)] = False
-                self._load_arrays(keys[keep], None if vals is None else vals[keep])
+                self._load_arrays(keys[keep], None if vals is None else vals[keep], owned=True)
                 return
             for i in sorted(idx, reverse=True):
                 self._delete_at(self._locate(i))
@@ -351,6 +365,9 @@ class _SortedBase(Store):
     def copy(self):
         """A shallow copy (shares the immutable static run and its index).
 
+        A dict's static values are shared copy-on-write: whichever of the two writes a
+        value first copies them.
+
         Runtime complexity: ``O(n / 8 + buffer)``.
 
         >>> sl = SortedList([1, 2]); c = sl.copy(); c.add(3); sl, c
@@ -368,8 +385,8 @@ class _SortedBase(Store):
         if other._dead is not None:
             self._dead = other._dead.copy()
             self._fen = list(other._fen)
-        if other._vals is not None and other._vals.flags.writeable:
-            self._vals = other._vals.copy()
+        if other._vals is not None:
+            other._vals_shared = self._vals_shared = True   # copy-on-write for both
         self._lists = [list(lst) for lst in other._lists]
         self._maxes = list(other._maxes)
         if other._vlists is not None:
