@@ -270,17 +270,23 @@ cdef class CompiledLookups:
 
 # --------------------------------------------------------------- binary search
 
+cdef enum:
+    # Whole-array searches touch ~log2(n) lines per query: 16 in lock step keep the memory
+    # system busiest (measured at 10M keys: 137 ns at 16, 214 ns at 64 per lookup).
+    BS_GROUP = 16
+
+
 cdef void binary_search_many(const key_t* keys, int64_t n, const key_t* xs, int64_t m, int64_t* out) noexcept nogil:
-    """Interleaved branch-free lower bounds over the whole array, ``GROUP`` at a time."""
+    """Interleaved branch-free lower bounds over the whole array, ``BS_GROUP`` at a time."""
     cdef int64_t g0 = 0, gn, i, length, half
-    cdef const key_t* base[GROUP]
+    cdef const key_t* base[BS_GROUP]
     cdef key_t x
     if n == 0:
         for i in range(m):
             out[i] = 0
         return
     while g0 < m:
-        gn = m - g0 if m - g0 < GROUP else GROUP
+        gn = m - g0 if m - g0 < BS_GROUP else BS_GROUP
         for i in range(gn):
             base[i] = keys
         length = n
