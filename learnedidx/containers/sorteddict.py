@@ -370,6 +370,8 @@ class SortedDict(_SortedBase, MutableMapping):
             hit = pos >= 0
             if self._ndead:
                 hit &= self._dead[np.where(hit, pos, 0)] == 0
+            if not self._blen and self._vals.dtype == out.dtype and hit.all():
+                return self._vals[pos].reshape(q.shape)      # every key found: one gather, no masks
             out[hit] = self._vals[pos[hit]]
             found |= hit
         if self._blen and flat.size:
