@@ -228,11 +228,14 @@ class IndexBase(lookups_base()):
         pos, targets, exact = self._search_array(arr, False, threads)
         if self._n == 0:
             return np.full(arr.shape, -1, dtype=np.int64)
-        found = pos < self._n
-        found &= self._keys[np.minimum(pos, self._n - 1)] == targets
+        # in place on the fresh position array: this runs at memory speed, so passes count
+        found = np.take(self._keys, pos, mode="clip") == targets
+        found &= pos < self._n
         if exact is not None:
             found &= exact
-        return np.where(found, pos, -1)
+        np.logical_not(found, out=found)
+        np.putmask(pos, found, -1)
+        return pos
 
     def contains(self, v, *, threads: int = 1):
         """Whether ``v`` is a key: a bool for a scalar, a bool array for an array.
