@@ -85,7 +85,8 @@ class KeyValueIndex:
         values with them (a copy); otherwise unsorted keys are a ``ValueError``.
         ``duplicates="error"`` refuses equal keys; ``"keep"`` keeps them all.
         ``index`` holds :class:`learnedidx.RMI` parameters; by default the tuned
-        ``RMI.auto(keys)`` when this learnedidx has it, else ``RMI(keys)``.
+        ``RMI.auto(keys, max_bytes=...)`` with a model budget of 1/16 of the key bytes
+        (at least 4 KiB): an embedded index stays small next to its data.
 
         Runtime complexity: ``O(n)`` plus the index build; ``O(n log n)`` with ``sort``.
 
@@ -142,10 +143,8 @@ class KeyValueIndex:
             offsets, blob = _bytes_values(values, n)
         if index is not None:
             rmi = RMI(keys, **index)
-        elif hasattr(RMI, "auto"):
-            rmi = RMI.auto(keys)
         else:
-            rmi = RMI(keys)
+            rmi = RMI.auto(keys, max_bytes=max(4096, keys.nbytes // 16))
         return cls(rmi, values if fixed else None, offsets, blob, duplicates)
 
     # ---------------------------------------------------------------- lookups
