@@ -92,6 +92,7 @@ import numpy as np
 
 from . import models
 from ._validate import as_sorted_keys
+from .interface import compiled_module
 from .rmi import RMI
 
 #: Cost model coefficients fitted on the development machine (see the module docstring).
@@ -215,7 +216,9 @@ def _cpu_key(backend: str) -> str:
             model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
     except OSError:
         pass
-    return f"{model}|{os.cpu_count()} cpus|L2 {l2_cache_bytes()}|{backend}"
+    kernel = compiled_module("learnedidx._kernels.rmi_kernel") if backend == "compiled" else None
+    group = f"|group {getattr(kernel, 'BATCH_GROUP', '?')}" if kernel is not None else ""
+    return f"{model}|{os.cpu_count()} cpus|L2 {l2_cache_bytes()}|{backend}{group}"
 
 
 def _cost_cache_file() -> Path:

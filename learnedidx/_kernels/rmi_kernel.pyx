@@ -325,6 +325,11 @@ def predict_many(int kind, root_vec, int64_t size, const double[::1] t, double[:
             out[i] = eval_root(&st, t[i])
 
 
+#: Queries per interleaved batch group; part of the tuner's calibration-cache key, so a
+#: kernel build with another group size recalibrates instead of reusing stale timings.
+BATCH_GROUP = GROUP
+
+
 cdef class RMIKernel(LookupKernel):
     """Compiled lookups over an RMI's arrays (which it keeps alive, never copies).
 
