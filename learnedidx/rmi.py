@@ -85,6 +85,13 @@ def _clamp_index_scalar(v: float, size: int) -> int:
     return int(c)
 
 
+def _group_order(group: np.ndarray, size: int):
+    """``(order, bounds)``: ``order[bounds[g]:bounds[g + 1]]`` are the positions of the
+    elements of group ``g``, in their original order (one stable argsort)."""
+    order = np.argsort(group, kind="stable")
+    return order, np.concatenate(([0], np.cumsum(np.bincount(group, minlength=size))))
+
+
 def _per_group_linear(group: np.ndarray, x: np.ndarray, y: np.ndarray, size: int, contiguous: bool = False):
     """Least-squares ``(intercept, slope, count)`` per group, with no loop over groups.
 
@@ -307,10 +314,9 @@ class RMI(IndexBase):
         """
         params = {"hidden": [8], "epochs": 0, **self.middle_params}
         M = self.n_middle
-        order = np.argsort(group, kind="stable")
-        bounds = np.concatenate(([0], np.cumsum(np.bincount(group, minlength=M))))
-        models = [MLP.fit(t[order[bounds[m]:bounds[m + 1]]], y[order[bounds[m]:bounds[m + 1]]], **params)
-                  if bounds[m + 1] > bounds[m] else None for m in range(M)]
+        order, bounds = _group_order(group, M)
+        members = [order[bounds[m]:bounds[m + 1]] for m in range(M)]
+        models = [MLP.fit(t[sel], y[sel], **params) if sel.size else None for sel in members]
         shape = next((mod for mod in models if mod is not None), None)
         if shape is None:                                   # no keys at all
             shape = MLP.fit(np.linspace(0, 1, 4), np.zeros(4), **params)
@@ -347,8 +353,7 @@ class RMI(IndexBase):
         if self._mid_models is None:
             return self._mid_a[m] + self._mid_b[m] * t
         out = np.empty(t.size)
-        order = np.argsort(m, kind="stable")
-        bounds = np.concatenate(([0], np.cumsum(np.bincount(m, minlength=self.n_middle))))
+        order, bounds = _group_order(m, self.n_middle)
         for g in np.flatnonzero(np.diff(bounds)):
             sel = order[bounds[g]:bounds[g + 1]]
             out[sel] = self._mid_models[g].predict(t[sel])
