@@ -402,3 +402,31 @@ def key_relative_foreign(keys: np.ndarray, limit: int = 60) -> list:
                 i = int(k)
                 out += [i, i + 1, i - 1]
     return out
+
+
+def tiny_cases(dtype: np.dtype):
+    """``(key arrays, queries)``: empty, one-key, all-equal and all-specials arrays of
+    ``dtype``, with every query the dtype finds interesting (NaN for floats)."""
+    specials = special_array(dtype)
+    with np.errstate(all="ignore"):
+        queries = np.concatenate([specials, np.array(neighbours(dtype, specials.tolist()), dtype=dtype)])
+    if dtype.kind == "f":
+        queries = np.append(queries, dtype.type(np.nan))
+    cases = [np.zeros(0, dtype=dtype), specials[:1], specials[-1:], np.repeat(specials[3:4], 5),
+             np.repeat(specials[-1:], 300), np.sort(specials), np.repeat(np.sort(specials), 3)]
+    return [np.ascontiguousarray(k) for k in cases], queries
+
+
+def grid_queries(keys: np.ndarray) -> np.ndarray:
+    """Seeded, shuffled queries for a deterministic grid over ``keys``: the keys, their
+    neighbours, bit patterns, the dtype's special values and (floats) both NaN signs."""
+    rng = np.random.default_rng(99)
+    dtype = keys.dtype
+    with np.errstate(all="ignore"):
+        parts = [keys, np.array(neighbours(dtype, keys.tolist()), dtype=dtype),
+                 _pattern_values("bits", dtype, 300, rng), special_array(dtype)]
+        if dtype.kind == "f":
+            parts.append(np.array([np.nan, -np.nan], dtype=dtype))
+    q = np.concatenate(parts)
+    rng.shuffle(q)
+    return q

@@ -29,16 +29,16 @@ from conftest import (
     FOREIGN_INTS,
     KEY_DTYPES,
     QUERY_DTYPES,
-    _pattern_values,
     adversarial_keys,
     dtype_id,
     exact_searchsorted,
     foreign_numpy_scalars,
+    grid_queries,
     key_queries,
     key_relative_foreign,
     neighbours,
     sorted_keys,
-    special_array,
+    tiny_cases,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -151,39 +151,20 @@ def test_typed_array_hypothesis(impl, data):
 
 # --------------------------------------------------------------- deterministic data
 
-def _grid_queries(keys: np.ndarray) -> np.ndarray:
-    rng = np.random.default_rng(99)
-    dtype = keys.dtype
-    with np.errstate(all="ignore"):
-        parts = [keys, np.array(neighbours(dtype, keys.tolist()), dtype=dtype),
-                 _pattern_values("bits", dtype, 300, rng), special_array(dtype)]
-        if dtype.kind == "f":
-            parts.append(np.array([np.nan, -np.nan], dtype=dtype))
-    q = np.concatenate(parts)
-    rng.shuffle(q)
-    return q
-
-
 @impl_param
 @dtype_param
 def test_adversarial_keys(impl, dtype):
     """Every adversarial pattern at once plus the dtype's special values (and neighbours)."""
     keys = adversarial_keys(dtype, size=60)
     assert keys.size <= SLOW_MAX_KEYS
-    guarded(impl, check_key_queries, impl, keys, {}, _grid_queries(keys_under_test(impl.cls, keys)), n_scalar=60,
+    guarded(impl, check_key_queries, impl, keys, {}, grid_queries(keys_under_test(impl.cls, keys)), n_scalar=60,
             all_keys=True)
 
 
 def _tiny(impl, dtype):
-    specials = special_array(dtype)
-    with np.errstate(all="ignore"):
-        queries = np.concatenate([specials, np.array(neighbours(dtype, specials.tolist()), dtype=dtype)])
-    if dtype.kind == "f":
-        queries = np.append(queries, dtype.type(np.nan))
-    cases = [np.zeros(0, dtype=dtype), specials[:1], specials[-1:], np.repeat(specials[3:4], 5),
-             np.repeat(specials[-1:], 300), np.sort(specials), np.repeat(np.sort(specials), 3)]
+    cases, queries = tiny_cases(dtype)
     for keys in cases:
-        check_key_queries(impl, np.ascontiguousarray(keys), {}, queries, n_scalar=30, all_keys=True)
+        check_key_queries(impl, keys, {}, queries, n_scalar=30, all_keys=True)
 
 
 @impl_param

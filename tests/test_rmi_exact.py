@@ -19,12 +19,14 @@ from conftest import (
     _pattern_values,
     adversarial_keys,
     dtype_id,
+    grid_queries,
     key_queries,
     neighbours,
     oracle_lookup,
     resolve_leaves,
     sorted_keys,
     special_array,
+    tiny_cases,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -128,26 +130,13 @@ def test_every_key_is_found_without_fallback(backend, dtype, data):
 
 # --------------------------------------------------------------- deterministic grid
 
-def _grid_queries(keys: np.ndarray) -> np.ndarray:
-    rng = np.random.default_rng(99)
-    dtype = keys.dtype
-    with np.errstate(all="ignore"):
-        parts = [keys, np.array(neighbours(dtype, keys.tolist()), dtype=dtype),
-                 _pattern_values("bits", dtype, 300, rng), special_array(dtype)]
-        if dtype.kind == "f":
-            parts.append(np.array([np.nan], dtype=dtype))
-    q = np.concatenate(parts)
-    rng.shuffle(q)
-    return q
-
-
 _GRID_CACHE: dict = {}
 
 
 def grid_data(dtype):
     if dtype not in _GRID_CACHE:
         keys = adversarial_keys(dtype)
-        _GRID_CACHE[dtype] = (keys, _grid_queries(keys))
+        _GRID_CACHE[dtype] = (keys, grid_queries(keys))
     return _GRID_CACHE[dtype]
 
 
@@ -184,16 +173,10 @@ def test_hybrid_leaves_grid(backend, dtype, root, stages, max_error):
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
 def test_tiny_arrays(backend, dtype, root, leaves):
     """Empty, one-key and all-equal arrays, with every query the dtype finds interesting."""
-    specials = special_array(dtype)
-    with np.errstate(all="ignore"):
-        queries = np.concatenate([specials, np.array(neighbours(dtype, specials.tolist()), dtype=dtype)])
-    if dtype.kind == "f":
-        queries = np.append(queries, dtype.type(np.nan))
-    cases = [np.zeros(0, dtype=dtype), specials[:1], specials[-1:], np.repeat(specials[3:4], 5),
-             np.repeat(specials[-1:], 300), np.sort(specials), np.repeat(np.sort(specials), 3)]
+    cases, queries = tiny_cases(dtype)
     for keys in cases:
         for stages in (2, 3):
-            idx = build(np.ascontiguousarray(keys), backend, root=root, stages=stages,
+            idx = build(keys, backend, root=root, stages=stages,
                         leaves=resolve_leaves(leaves, keys.size))
             assert_searchsorted(idx, keys, queries, n_scalar=30)
 
