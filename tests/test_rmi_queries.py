@@ -22,7 +22,6 @@ from conftest import (
     exact_searchsorted,
     foreign_numpy_scalars,
     key_relative_foreign,
-    lo_hi,
     sorted_keys,
     special_values,
 )
@@ -30,7 +29,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from index_impls import check_array, check_queries, check_scalar, typed_queries
+from index_impls import check_array, check_queries, check_scalar, foreign_query, typed_queries
 from learnedidx import RMI
 from learnedidx import _queries as Q
 
@@ -250,24 +249,6 @@ def test_longdouble_queries(backend, dtype):
 
 
 # ---------------------------------------------------------------------- hypothesis
-
-def foreign_query(dtype: np.dtype):
-    """Any scalar query at all, with the key dtype's boundaries well represented."""
-    lo, hi = lo_hi(dtype)
-    boundary = st.sampled_from([lo, hi]).flatmap(lambda b: st.integers(int(b) - 3, int(b) + 3))
-    return st.one_of(
-        st.integers(-(2 ** 70), 2 ** 70),
-        st.integers(-(2 ** 1030), 2 ** 1030),
-        boundary,
-        st.sampled_from(FOREIGN_INTS),
-        st.floats(allow_nan=True, allow_infinity=True),
-        st.floats(width=32),
-        st.floats(-1e6, 1e6),
-        st.sampled_from(FOREIGN_FLOATS),
-        st.booleans(),
-        st.sampled_from(QUERY_DTYPES[1:]).flatmap(lambda d: hnp.from_dtype(d)),
-    )
-
 
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
 @given(data=st.data())
