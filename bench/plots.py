@@ -58,9 +58,10 @@ def _log_x_axes(ax, xlabel: str, ylabel: str, title: str, legend_size: float) ->
     ax.legend(fontsize=legend_size)
 
 
-def _save(plt, fig, path: str) -> str:
+def _save(plt, fig, path: str, dpi: int = 120) -> str:
+    """Lay out, write and close ``fig``; returns ``path``."""
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 

@@ -182,7 +182,7 @@ def _key_errors(rmi, limit: int = 1_000_000) -> np.ndarray:
 
 
 def _plot_errors(rmi, directory: str, name: str) -> str:
-    from learnedidx.bench.plots import _pyplot
+    from learnedidx.bench.plots import _pyplot, _save
     plt = _pyplot()
     err = _key_errors(rmi)
     mag = np.abs(err)
@@ -198,11 +198,7 @@ def _plot_errors(rmi, directory: str, name: str) -> str:
     ax.set_ylabel("% of keys")
     ax.set_title(f"{name}: prediction errors of {err.size:,} keys (max {int(mag.max(initial=0)):,})")
     os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, f"{name}_errors.png")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, os.path.join(directory, f"{name}_errors.png"), dpi=110)
 
 
 def inspect(args) -> int:
