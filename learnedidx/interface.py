@@ -168,9 +168,9 @@ class IndexBase(lookups_base()):
             return self._n
         return self._lower_bound_scalar(target)
 
-    def _search_array(self, arr: np.ndarray, right: bool, threads: int = 1):
+    def _search_array(self, arr: np.ndarray, right: bool, threads: int = 1, prepared=None):
         check_threads(threads)
-        targets, below, above, exact = array_targets(self.dtype, arr, right)
+        targets, below, above, exact = prepared or array_targets(self.dtype, arr, right)
         flat = np.ascontiguousarray(targets).reshape(-1)
         pos = self._lower_bound_targets(flat, threads)
         if below is not None:
@@ -225,7 +225,13 @@ class IndexBase(lookups_base()):
             p = self._lower_bound_scalar(target)
             return p if p < self._n and self._keys.item(p) == target else -1
         arr = as_query_array(v)
-        pos, targets, exact = self._search_array(arr, False, threads)
+        prepared = array_targets(self.dtype, arr, False)
+        if self._n and getattr(self._kernel, "lookup_batch", None) is not None and all(p is None for p in prepared[1:]):
+            # every query is its own target: the kernel checks the key in the line it searched
+            out = np.empty(arr.size, dtype=np.int64)
+            run_batch(self._kernel.lookup_batch, np.ascontiguousarray(prepared[0]).reshape(-1), out, threads)
+            return out.reshape(arr.shape)
+        pos, targets, exact = self._search_array(arr, False, threads, prepared)
         if self._n == 0:
             return np.full(arr.shape, -1, dtype=np.int64)
         # in place on the fresh position array: this runs at memory speed, so passes count

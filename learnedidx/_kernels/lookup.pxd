@@ -77,7 +77,11 @@ cdef inline int64_t lower_bound(const key_t* keys, key_t x, int64_t lo, int64_t 
 
 
 cdef enum:
-    PREFETCH_LINES = 16   # windows up to this many cache lines are prefetched whole
+    PREFETCH_LINES = 1   # windows up to this many cache lines are prefetched whole; wider ones
+                         # only at their first probe.  Prefetching whole windows (16 lines) spent
+                         # DRAM bandwidth on lines the search never reads: at 10M keys, 16K-leaf
+                         # RMI 66.7 -> 50.5 ns (uniform), 64.4 -> 57.1 ns (lognormal), the B-tree
+                         # within noise (bench/RESULTS.md)
 
 
 cdef inline void prefetch_window(const void* first, int64_t nbytes) noexcept nogil:

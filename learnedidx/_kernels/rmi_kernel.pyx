@@ -78,6 +78,8 @@ cdef struct State:
     const int64_t* hyb     # hybrid leaves: (off, count, start, end) per row
     const void* seps       # their separators, of the key dtype
     int64_t hyb_b          # max_error: keys between two separators
+    const char* comp       # a companion array (one record per key) prefetched with the keys
+    int64_t comp_size      # its record size in bytes; 0 for none
 
 
 # ----------------------------------------------------------------- model arithmetic
@@ -249,12 +251,19 @@ cdef inline int64_t lower_bound_one(const State* st, key_t x, int64_t* fallbacks
     if st.n == 0:
         return 0
     leaf_window(st, x, route(st, <double>x), &lo, &hi)
+    if st.comp_size:           # the value of the predicted key, while the keys are searched
+        LIDX_PREFETCH(st.comp + ((lo + hi) >> 1) * st.comp_size)
     r = lower_bound(keys, x, lo, hi)
     return verify(keys, st.n, x, r, lo, hi, fallbacks)
 
 
-cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64_t* out) noexcept nogil:
-    """Interleaved batch lower bounds; returns the number of fallbacks."""
+cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64_t* out,
+                              bint equal_only=False) noexcept nogil:
+    """Interleaved batch lower bounds; returns the number of fallbacks.
+
+    With ``equal_only`` each answer becomes -1 unless the key there equals the target
+    (``lookup``): that key's line was just searched, so the check costs no extra miss.
+    """
     cdef const key_t* keys = <const key_t*>st.keys
     cdef int64_t fallbacks = 0
     cdef int64_t g0, gn, i
@@ -267,7 +276,7 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     cdef Py_ssize_t leaf_bytes = 32
     if st.n == 0:
         for i in range(m):
-            out[i] = 0
+            out[i] = -1 if equal_only else 0
         return 0
     g0 = 0
     while g0 < m:
@@ -280,9 +289,14 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
             len_[i] = hi[i] - lo[i]
             base[i] = keys + lo[i]
             prefetch_window(base[i], len_[i] * <int64_t>sizeof(key_t))
+            if st.comp_size:
+                LIDX_PREFETCH(st.comp + ((lo[i] + hi[i]) >> 1) * st.comp_size)
         search_group(keys, base, len_, xs + g0, gn, r)
         for i in range(gn):
-            out[g0 + i] = verify(keys, st.n, xs[g0 + i], r[i], lo[i], hi[i], &fallbacks)
+            r[i] = verify(keys, st.n, xs[g0 + i], r[i], lo[i], hi[i], &fallbacks)
+            if equal_only and (r[i] >= st.n or keys[r[i]] != xs[g0 + i]):
+                r[i] = -1
+            out[g0 + i] = r[i]
         g0 += gn
     return fallbacks
 
@@ -337,6 +351,7 @@ cdef class RMIKernel(LookupKernel):
     """
     cdef State st
     cdef object _refs
+    cdef object _companion
 
     def __init__(self, keys, leaves, int root_kind, root_vec, int64_t root_size, mid_vec,
                  int64_t n_mid, int mid_kind, int64_t mid_size, int stages, double xlo, double xhi,
@@ -381,7 +396,27 @@ cdef class RMIKernel(LookupKernel):
         self.st.hyb = &hv[0] if hv.shape[0] else NULL
         self.st.seps = &sv[0] if sv.shape[0] else NULL
         self.st.hyb_b = hyb_b
+        self.st.comp = NULL
+        self.st.comp_size = 0
+        self._companion = None
 
+    def prefetch_with(self, companion):
+        """Prefetch ``companion[i]`` (a contiguous array with one record per key, such as a
+        map's values) at each lookup's predicted position, so that a caller reading it
+        next overlaps that cache miss with the key search.  ``None`` stops it.  Only a
+        hint: answers never depend on it, and the array is kept alive while in use."""
+        cdef size_t address
+        if companion is None or companion.shape[0] == 0 or companion.dtype.itemsize == 0:
+            self._companion = None
+            self.st.comp = NULL
+            self.st.comp_size = 0
+            return
+        if companion.ndim != 1 or companion.shape[0] != self.n or not companion.flags.c_contiguous:
+            raise ValueError("the companion array must be 1-D, contiguous and have one record per key")
+        address = companion.ctypes.data          # any dtype, object arrays included (never read here)
+        self._companion = companion
+        self.st.comp = <const char*>address
+        self.st.comp_size = companion.dtype.itemsize
     cdef int64_t _lb_u32(self, uint32_t x) noexcept:
         return lower_bound_one(&self.st, x, &self.fallbacks)
     cdef int64_t _lb_u64(self, uint64_t x) noexcept:
@@ -416,6 +451,19 @@ cdef class RMIKernel(LookupKernel):
             return 0
         with nogil:
             fb = lower_bound_many(&self.st, &targets[0], m, &out[0])
+        self.fallbacks += fb
+        return fb
+
+    def lookup_batch(self, const key_t[::1] targets, int64_t[::1] out):
+        """Position of the first key equal to each target (the key dtype), or -1, into
+        ``out``; releases the GIL.  Returns the number of repaired windows."""
+        cdef int64_t fb
+        cdef int64_t m = targets.shape[0]
+        self._check_kind(fused_kind(<const key_t*>NULL), m, out.shape[0])
+        if m == 0:
+            return 0
+        with nogil:
+            fb = lower_bound_many(&self.st, &targets[0], m, &out[0], True)
         self.fallbacks += fb
         return fb
 

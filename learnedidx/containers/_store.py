@@ -178,6 +178,7 @@ class Store:
                 rmi = RMI(keys)
             self._rmi = rmi
             self._lb, self._lk = _kernel_fns(rmi)
+            self._prefetch_values()
         else:
             self._rmi = self._lb = self._lk = None
         self._limit = max(BUF_MIN, n >> FRACTION_SHIFT)
@@ -584,7 +585,16 @@ class Store:
         if self._vals_shared:
             self._vals = self._vals.copy()
             self._vals_shared = False
+            self._prefetch_values()
         return self._vals
+
+    def _prefetch_values(self) -> None:
+        """Have the compiled lookups prefetch the value at each predicted position, so
+        ``d[k]`` and ``get_many`` overlap the value's cache miss with the key search."""
+        prefetch = getattr(getattr(self._rmi, "_kernel", None), "prefetch_with", None)
+        if prefetch is not None and isinstance(self._vals, np.ndarray) and self._vals.ndim == 1 \
+                and self._vals.shape[0] == self._ns and self._vals.flags.c_contiguous:
+            prefetch(self._vals)
 
     def _value_at(self, loc):
         static, where = loc
