@@ -217,7 +217,8 @@ def _cpu_key(backend: str) -> str:
     except OSError:
         pass
     kernel = compiled_module("learnedidx._kernels.rmi_kernel") if backend == "compiled" else None
-    group = f"|group {getattr(kernel, 'BATCH_GROUP', '?')}" if kernel is not None else ""
+    group = (f"|group {getattr(kernel, 'BATCH_GROUP', '?')}|kernel r{getattr(kernel, 'KERNEL_REVISION', 0)}"
+             if kernel is not None else "")
     return f"{model}|{os.cpu_count()} cpus|L2 {l2_cache_bytes()}|{backend}{group}"
 
 

@@ -342,6 +342,9 @@ def predict_many(int kind, root_vec, int64_t size, const double[::1] t, double[:
 #: Queries per interleaved batch group; part of the tuner's calibration-cache key, so a
 #: kernel build with another group size recalibrates instead of reusing stale timings.
 BATCH_GROUP = GROUP
+#: Bumped whenever the kernels' memory access pattern changes (what gets prefetched, how a
+#: window is searched): also part of that cache key, since timings move with it.
+KERNEL_REVISION = 2
 
 
 cdef class RMIKernel(LookupKernel):
