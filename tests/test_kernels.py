@@ -87,3 +87,37 @@ def test_kernel_counts_fallbacks_like_the_reference():
     ref, comp = RMI(keys, root="cubic", backend="numpy"), RMI(keys, root="cubic", backend="compiled")
     np.testing.assert_array_equal(ref.searchsorted(q), comp.searchsorted(q))
     assert ref.stats()["fallbacks"] == comp.stats()["fallbacks"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernel_lookup_batch_matches_the_reference(dtype):
+    keys = np.repeat(_keys(dtype, 3_000, 5), 2)               # duplicates: the first equal key
+    rng = np.random.default_rng(6)
+    q = np.concatenate([keys[rng.integers(0, keys.size, 2_000)], _keys(dtype, 1_000, 7)])
+    ref, comp = RMI(keys, backend="numpy"), RMI(keys, backend="compiled")
+    out = np.empty(q.size, dtype=np.int64)
+    comp._kernel.lookup_batch(q, out)
+    np.testing.assert_array_equal(out, ref.lookup(q))
+
+
+@pytest.mark.parametrize("values", [np.arange(4_000, dtype=np.float32),
+                                    np.array([str(i) for i in range(4_000)], dtype=object),
+                                    np.zeros(4_000, dtype=[("a", "i8"), ("b", "f4")])], ids=["f4", "object", "record"])
+def test_prefetching_a_companion_array_never_changes_answers(values):
+    keys = _keys("int64", 4_000, 8)
+    idx = RMI(keys)
+    q = np.concatenate([keys[::7], _keys("int64", 500, 9)])
+    expected = idx.searchsorted(q), idx.lookup(q), [idx.lookup(int(x)) for x in q[:200]]
+    idx._kernel.prefetch_with(values)
+    got = idx.searchsorted(q), idx.lookup(q), [idx.lookup(int(x)) for x in q[:200]]
+    for e, g in zip(expected, got):
+        np.testing.assert_array_equal(e, g)
+    idx._kernel.prefetch_with(None)
+    np.testing.assert_array_equal(idx.searchsorted(q), expected[0])
+
+
+@pytest.mark.parametrize("bad", [np.zeros(3), np.zeros((4_000, 2)), np.zeros(8_000)[::2]], ids=["short", "2-d", "strided"])
+def test_a_companion_array_of_the_wrong_shape_is_refused(bad):
+    idx = RMI(_keys("int64", 4_000, 8))
+    with pytest.raises(ValueError, match="one record per key"):
+        idx._kernel.prefetch_with(bad)
