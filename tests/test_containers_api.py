@@ -425,6 +425,13 @@ class TestUnsupported:
     def test_sortedlist_keyword_key_none_is_fine(self):
         assert list(SortedList([2, 1], key=None)) == [1, 2]
 
+    @pytest.mark.parametrize("name", ["SortedList", "SortedSet", "SortedDict"])
+    def test_key_attribute_is_none(self, name):
+        # sortedcontainers' plain classes expose ``key`` (None); code that checks it must not break
+        ours, theirs = globals()[name](), getattr(sc, name)()
+        assert theirs.key is None
+        assert ours.key is None
+
 
 # ------------------------------------------------------------------- refused keys
 
@@ -622,6 +629,23 @@ class TestMisuse:
         with pytest.raises(KeyError):
             ss.remove(math.nan)
 
+    def test_unhashable_queries_fail_like_set_and_dict(self):
+        # sortedcontainers looks set/dict members up in a hash table first: unhashable -> TypeError
+        s, os_ = SortedSet([1, 2]), sc.SortedSet([1, 2])
+        d, od = SortedDict({1: 2}), sc.SortedDict({1: 2})
+        for bad in ([1], {1: 1}, np.array([1])):
+            for c, o, names in ((s, os_, ("__contains__", "count", "discard", "remove")),
+                                (d, od, ("__contains__", "__getitem__", "__delitem__", "get", "pop", "setdefault"))):
+                for name in names:
+                    assert_same(outcome(getattr(c, name), bad), outcome(getattr(o, name), bad), f"{name}({bad!r})")
+            assert_same(outcome(d.keys().__contains__, bad), outcome(od.keys().__contains__, bad))
+            assert_same(outcome(d.items().__contains__, (bad, 2)), outcome(od.items().__contains__, (bad, 2)))
+        for c, o in ((s, os_), (d, od)):       # hashable non-numbers are simply absent
+            for name in ("__contains__", "get", "count", "discard"):
+                if hasattr(o, name):
+                    assert_same(outcome(getattr(c, name), "x"), outcome(getattr(o, name), "x"), name)
+        assert list(s) == [1, 2] and d == {1: 2}
+
     def test_non_number_queries(self):
         sl, o = SortedList([1, 2]), sc.SortedList([1, 2])
         for name in ("__contains__", "bisect_left", "bisect_right", "count", "index", "remove", "discard"):
@@ -757,7 +781,20 @@ class TestDocumentedBehaviour:
             del d.items()[:]
             assert len(d) == 0 and list(k) == []
 
-    def test_sortedset_methods(self):
+    def test_sorteddict_iloc_is_the_deprecated_keys_view(self):
+        # sortedcontainers 2 keeps ``iloc`` as a deprecated alias of ``keys()``
+        c, o = SortedDict.fromkeys(range(10), 0), sc.SortedDict.fromkeys(range(10), 0)
+        for d in (c, o):
+            with pytest.warns(DeprecationWarning, match="keys"):
+                iloc = d.iloc
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                assert len(iloc) == 10 and iloc[0] == 0 and iloc[-1] == 9 and iloc[-3:] == [7, 8, 9]
+                del d.iloc[0]
+                del d.iloc[-3:]
+                assert list(d.iloc) == list(d.keys()) == [1, 2, 3, 4, 5, 6]
+        assert c == o
+
         c, o = SortedSet([5, 1, 3]), sc.SortedSet([5, 1, 3])
         for s in (c, o):
             s.add(3)
@@ -831,6 +868,9 @@ class TestNoCycles:
             for k in range(0, 600, 7):       # through the update buffers
                 c.add(k) if not isinstance(c, SortedDict) else c.__setitem__(k, 1)
             if isinstance(c, SortedDict):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    c.iloc[0]                # the deprecated view must not be cached on the dict
                 views = [c.keys(), c.values(), c.items()]
             else:
                 views = [c.irange(5, 50), c.islice(3)]

@@ -20,6 +20,7 @@ from collections.abc import (
     Sequence,
     ValuesView,
 )
+import warnings
 from reprlib import recursive_repr
 
 import numpy as np
@@ -27,7 +28,7 @@ import numpy as np
 from .._queries import as_query_array
 from ._keys import keys_array, value_of, values_array
 from ._store import Store
-from .sortedlist import _private, _reject_key, _restore, _SortedBase
+from .sortedlist import _not_a_member, _private, _reject_key, _restore, _SortedBase
 
 
 class _NotGiven:
@@ -71,11 +72,6 @@ class SortedDict(_SortedBase, MutableMapping):
         self._init_store(dtype, value_dtype)
         if args:
             self._merge_pairs(*self._pairs(args[0]))
-
-    @property
-    def key(self):
-        """Always None: key functions are not supported."""
-        return None
 
     @property
     def value_dtype(self):
@@ -184,7 +180,7 @@ class SortedDict(_SortedBase, MutableMapping):
                 if loc is not None:
                     return self._vlists[loc[0]][loc[1]]
         except TypeError:
-            pass
+            _not_a_member(key)
         raise KeyError(key)
 
     def __setitem__(self, key, value):
@@ -227,7 +223,7 @@ class SortedDict(_SortedBase, MutableMapping):
                 if p >= 0 and (not self._ndead or not self._dead[p]):
                     return True, p
         except TypeError:
-            pass
+            _not_a_member(key)
         return None
 
     def __delitem__(self, key):
@@ -250,6 +246,7 @@ class SortedDict(_SortedBase, MutableMapping):
         try:
             return _SortedBase.__contains__(self, key)
         except TypeError:
+            _not_a_member(key)
             return False
 
     def get(self, key, default=None):
@@ -410,6 +407,24 @@ class SortedDict(_SortedBase, MutableMapping):
         (2, 'b')
         """
         return SortedItemsView(self)
+
+    @property
+    def iloc(self):
+        """The keys view, under sortedcontainers' deprecated name (use :meth:`keys`).
+
+        Warns with ``DeprecationWarning`` like sortedcontainers.  The view is not cached
+        on the dict (sortedcontainers caches it): a cached view would point back to the
+        dict and make a reference cycle.
+
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     SortedDict({2: 0, 1: 0}).iloc[0]
+        1
+        >>> caught[0].category.__name__
+        'DeprecationWarning'
+        """
+        warnings.warn("sorted_dict.iloc is deprecated. Use SortedDict.keys() instead.",
+                      DeprecationWarning, stacklevel=2)
+        return SortedKeysView(self)
 
     def _iter_items(self, start, stop, reverse=False, what="items"):
         for ks, vs in self._chunks(start, stop, reverse):

@@ -40,6 +40,25 @@ def _private(arr: np.ndarray, source) -> np.ndarray:
     return arr
 
 
+def _not_a_member(value) -> None:
+    """Answer a non-number lookup in a set or dict the way a hash table does.
+
+    A non-number is never a member, but sortedcontainers' SortedSet and SortedDict look
+    values up in a ``set`` / ``dict`` first, which raises ``TypeError`` for an unhashable
+    one (``[1] in s``, ``d[[1]]``); raising it here keeps that misuse failing the same way.
+
+    >>> _not_a_member("a")
+    >>> _not_a_member([1])
+    Traceback (most recent call last):
+    ...
+    TypeError: unhashable type: 'list'
+    """
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(f"unhashable type: {type(value).__name__!r}") from None
+
+
 def _reject_key(key):
     if key is not None:
         raise TypeError("key functions are not supported: learned containers order numeric keys by "
@@ -48,6 +67,15 @@ def _reject_key(key):
 
 class _SortedBase(Store):
     """What SortedList, SortedSet and SortedDict share: positions, ranges, vectorised queries, persistence."""
+
+    @property
+    def key(self):
+        """Always None: key functions are not supported (sortedcontainers' ``key`` attribute).
+
+        >>> SortedList([1]).key is None
+        True
+        """
+        return None
 
     @classmethod
     def from_arrays(cls, keys, values=None, *, dtype=None):

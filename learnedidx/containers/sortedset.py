@@ -14,7 +14,7 @@ import numpy as np
 
 from ._keys import key_of, keys_array
 from ._store import Store
-from .sortedlist import SortedList, _reject_key, _restore, _SortedBase
+from .sortedlist import SortedList, _not_a_member, _reject_key, _restore, _SortedBase
 
 
 class SortedSet(_SortedBase, MutableSet, Sequence):
@@ -33,11 +33,6 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
         self._init_store(dtype)
         if iterable is not None:
             self._bulk(iterable)
-
-    @property
-    def key(self):
-        """Always None: key functions are not supported."""
-        return None
 
     # ------------------------------------------------------------------ updates
 
@@ -73,6 +68,7 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
         try:
             return _SortedBase.__contains__(self, value)
         except TypeError:
+            _not_a_member(value)
             return False
 
     def clear(self):
@@ -97,7 +93,7 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
         try:
             self._discard(value)
         except TypeError:
-            pass
+            _not_a_member(value)
 
     def remove(self, value):
         """Remove ``value``; ``KeyError`` if it is not a member.
@@ -110,6 +106,7 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
         try:
             found = self._discard(value)
         except TypeError:
+            _not_a_member(value)
             found = False
         if not found:
             raise KeyError(value)
