@@ -795,6 +795,7 @@ class TestDocumentedBehaviour:
                 assert list(d.iloc) == list(d.keys()) == [1, 2, 3, 4, 5, 6]
         assert c == o
 
+    def test_sortedset_methods(self):
         c, o = SortedSet([5, 1, 3]), sc.SortedSet([5, 1, 3])
         for s in (c, o):
             s.add(3)

@@ -12,6 +12,7 @@ SortedDict({1: 'a', 2: 'b', 3: 'c'})
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import (
     ItemsView,
     KeysView,
@@ -20,7 +21,6 @@ from collections.abc import (
     Sequence,
     ValuesView,
 )
-import warnings
 from reprlib import recursive_repr
 
 import numpy as np
