@@ -271,11 +271,32 @@ def _parse_json(raw: bytes):
         raise FormatError(f"header holds {c}, which JSON does not allow")
 
     try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constant)
+        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constant)
     except FormatError:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise FormatError(f"header is not valid JSON: {str(exc)[:120]}") from None
+    _check_text(doc)
+    return doc
+
+
+def _check_text(doc) -> None:
+    """Refuse strings that are not Unicode text: a ``\\ud800`` escape decodes to a lone
+    surrogate, which valid UTF-8 cannot hold and which fails when printed or encoded."""
+    stack = [doc]
+    while stack:                                   # iterative: the value count is bounded
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v)
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise FormatError(f"header holds a string that is not valid Unicode text "
+                                  f"(a lone surrogate escape): {v[:40]!r}") from None
 
 
 def parse_header(pre: bytes, read_header, file_bytes: int) -> Header:
@@ -348,6 +369,9 @@ def _parse_section(i: int, s, file_bytes: int) -> Section:
     if not isinstance(name, str) or not _NAME.match(name):
         raise FormatError(f"section {i} has a bad name {str(name)[:40]!r}")
     dt = spec_dtype(s["dtype"])
+    if dt.subdtype is not None:                 # an array's dtype never is one: numpy moves it into the shape
+        raise FormatError(f"section {name!r}: a sub-array dtype is only allowed inside a structured dtype "
+                          "(the section's shape holds its dimensions)")
     shape = _dims(s["shape"], f"section {name!r} shape")
     nbytes, offset, crc = s["nbytes"], s["offset"], s["crc32"]
     if not (_is_int(nbytes) and _is_int(offset)) or nbytes < 0 or offset < 0:
