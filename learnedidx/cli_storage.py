@@ -209,7 +209,7 @@ def inspect(args) -> int:
         desc = info(args.path, verify=not args.no_verify)
     except (FormatError, OSError) as exc:
         raise UserError(str(exc)) from None
-    obj = _open(args.path)
+    obj = _open(args.path, verify=not args.no_verify)   # verified sections also get their content checked
     stats = obj.stats() if hasattr(obj, "stats") else {}
     desc["stats"] = stats
     rmi = _rmi_of(obj)

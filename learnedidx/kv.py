@@ -31,6 +31,13 @@ def _storable(dtype: np.dtype) -> None:
     dtype_spec(dtype)                                   # TypeError for object/unicode/datetime
 
 
+def _corrupt(what: str) -> Exception:
+    """The error of offsets a forged file holds (checked on use when the file was opened
+    without verifying them): a ``FormatError``, which is a ``ValueError``."""
+    from .storage.errors import FormatError
+    return FormatError(f"{what} (the file's value offsets are damaged; open it with verify=True to check them)")
+
+
 def _bytes_values(values, n: int):
     """``(offsets, blob)`` for a sequence of ``n`` bytes-like values."""
     if len(values) != n:
@@ -154,7 +161,7 @@ class KeyValueIndex:
             return self._values[pos]
         start, stop = int(self._offsets[pos]), int(self._offsets[pos + 1])
         if not start <= stop <= self._blob.size:
-            raise ValueError(f"corrupt value offsets at position {pos}")
+            raise _corrupt(f"corrupt value offsets at position {pos}")
         return self._blob[start:stop].tobytes()
 
     def get(self, key, default=None):
@@ -240,7 +247,7 @@ class KeyValueIndex:
             return [fill] * pos.size
         starts, stops = self._offsets[safe], self._offsets[safe + 1]
         if not (np.all(starts <= stops) and np.all(stops <= self._blob.size)):
-            raise ValueError("corrupt value offsets")
+            raise _corrupt("corrupt value offsets")
         blob = memoryview(self._blob)
         return [blob[a:b].tobytes() if ok else fill
                 for a, b, ok in zip(starts.tolist(), stops.tolist(), found.tolist())]

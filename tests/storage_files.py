@@ -8,6 +8,8 @@ Shared by ``test_storage.py``, ``test_storage_fuzz.py`` and ``test_kv.py``.
 * :func:`forge`: rewrite a valid file's JSON header (any edit) and re-lay it out with
   valid checksums, so a test reaches the checks behind the checksums.
 * :func:`repack`: rewrite preamble fields with a valid preamble checksum.
+* :func:`rewrite_section`: replace a section's bytes and fix its checksum, so a test
+  reaches the checks of what a section holds.
 """
 from __future__ import annotations
 
@@ -178,6 +180,26 @@ def forge(data: bytes, mutate=None, header: bytes | None = None) -> bytes:
     out = b"\0" * 64 + raw + bytes(new_start - 64 - len(raw)) + body
     return repack(out, magic=fmt.MAGIC, version=fmt.VERSION, flags=0, hlen=len(raw), flen=len(out),
                   hcrc=zlib.crc32(raw))
+
+
+def section(data: bytes, name: str) -> tuple[int, int]:
+    """``(offset, nbytes)`` of the section called ``name`` in a valid file's bytes."""
+    doc, _ = split(data)
+    sec = next(s for s in doc["sections"] if s["name"] == name)
+    return sec["offset"], sec["nbytes"]
+
+
+def rewrite_section(data: bytes, name: str, new) -> bytes:
+    """``data`` with the bytes of section ``name`` replaced by ``new`` (bytes or an array of
+    the same size) and the section's CRC32 in the header made to match them."""
+    new = new.tobytes() if isinstance(new, np.ndarray) else bytes(new)
+    off, nbytes = section(data, name)
+    assert len(new) == nbytes, f"section {name!r} holds {nbytes} bytes, not {len(new)}"
+    body = data[:off] + new + data[off + nbytes:]
+
+    def fix(doc):
+        next(s for s in doc["sections"] if s["name"] == name)["crc32"] = f"{zlib.crc32(new):08x}"
+    return forge(body, fix)
 
 
 class Fake:

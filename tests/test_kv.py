@@ -216,9 +216,9 @@ def test_corrupt_offsets_are_caught_on_use():
     offsets = kv.offsets.copy()
     offsets[2] = 99                                   # past the blob, as a forged file could say
     bad = KeyValueIndex(kv.index, None, offsets, kv.blob)
-    with pytest.raises(ValueError, match="corrupt value offsets"):
+    with pytest.raises(FormatError, match="corrupt value offsets"):
         bad.get(1)
-    with pytest.raises(ValueError, match="corrupt value offsets"):
+    with pytest.raises(FormatError, match="corrupt value offsets"):
         bad.get_many([0, 1])
     assert bad.get(0) == b"a"
     with pytest.raises(AssertionError, match="offsets"):

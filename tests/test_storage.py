@@ -26,7 +26,7 @@ import storage_files as sf
 from conftest import KEY_DTYPES, key_queries, sorted_keys
 from learnedidx import FormatError
 from learnedidx.storage import format as fmt
-from learnedidx.storage import info, registry
+from learnedidx.storage import info, persist, registry
 
 OBJECTS = sf.sample_objects()
 
@@ -417,6 +417,68 @@ def test_btree_with_inconsistent_nodes_is_rejected(tmp_path, saved):
         fixed = sf.forge(bytes(bad), lambda d: d["sections"][_sec(d, "inner")].update(
             crc32=f"{zlib.crc32(bytes(bad[lo:hi])):08x}"))
         _expect(tmp_path, fixed, match)
+
+
+# ------------------------------------------------------------------ content behind valid checksums
+
+def _keys_with(data: bytes, name: str, dtype, edit) -> bytes:
+    off, nbytes = sf.section(data, name)
+    arr = np.frombuffer(data[off:off + nbytes], dtype=dtype).copy()
+    edit(arr)
+    return sf.rewrite_section(data, name, arr)
+
+
+def _swap(a):
+    a[10], a[11] = a[11].copy(), a[10].copy()
+
+
+def _repeat(a):
+    a[11] = a[10]
+
+
+@pytest.mark.parametrize("name, section, dtype, edit, match", [
+    ("rmi_u64", "keys", "<u8", _swap, "section 'keys' is not sorted: position 11"),
+    ("rmi_f64_cubic_3stages", "keys", "<f8", lambda a: a.__setitem__(-1, np.nan), "holds NaN at position"),
+    ("kv_f64", "index.keys", "<u8", _swap, "'index.keys' is not sorted"),
+    ("kv_f64", "index.keys", "<u8", _repeat, "'index.keys' repeats the key .* at position 11"),
+    ("kv_bytes", "values.offsets", "<u8", lambda a: a.__setitem__(5, a[-1]), "'values.offsets' is not sorted"),
+    ("sortedset_i32", "keys", "<i4", _repeat, "repeats the key"),
+    ("sorteddict_f32", "keys", "<i8", _repeat, "repeats the key"),
+    ("sortedlist_f64", "keys", "<f8", _swap, "not sorted"),
+    ("btree_u64", "keys", "<u8", _swap, "not sorted"),
+    ("btree_u64", "keys", "<u8", lambda a: a.__setitem__(31, a[32]), "inner nodes do not match its keys"),
+])
+def test_section_content_is_checked(tmp_path, saved, name, section, dtype, edit, match):
+    """Unsorted or NaN keys, repeated keys of a type whose keys are unique, decreasing value
+    offsets, B-tree separators that are not the pages' last keys: rejected, not answered wrongly."""
+    data = _keys_with(open(saved[name], "rb").read(), section, dtype, edit)
+    _expect(tmp_path, data, match)                                   # small sections: always checked
+    _expect(tmp_path, data, match, verify=False)
+
+
+def test_duplicate_keys_are_kept_where_the_file_says_so(tmp_path, saved):
+    data = _keys_with(open(saved["kv_f64"], "rb").read(), "index.keys", "<u8", _repeat)
+    path = tmp_path / "dups.lidx"
+    path.write_bytes(sf.forge(data, _set(("meta", "duplicates"), "keep")))
+    kv = learnedidx.load(path)
+    assert kv.get(int(kv.keys[10])) == kv.values[10]                  # the first of equal keys
+    assert kv.range(kv.keys[10], kv.keys[12])[1].tolist() == kv.values[10:12].tolist()
+
+
+def test_content_of_large_sections_is_checked_when_verified(tmp_path, monkeypatch):
+    keys = np.arange(0, 3 * 10 ** 6, 10, dtype=np.uint64)          # 2.4 MB: a large section
+    path = tmp_path / "big.lidx"
+    learnedidx.save(learnedidx.RMI(keys), path)
+    monkeypatch.setattr(persist, "_CHECK_CHUNK", 1000)
+    at = 5000                                                       # a swap across two steps of the check
+    data = _keys_with(path.read_bytes(), "keys", "<u8",
+                      lambda a: a.__setitem__(slice(at - 1, at + 1), a[at - 1:at + 1][::-1].copy()))
+    path.write_bytes(data)
+    for kwargs in ({"verify": True}, {"mmap": False}, {"mmap": False, "verify": True}):
+        with pytest.raises(FormatError, match=f"not sorted: position {at}"):
+            learnedidx.load(path, **kwargs)
+    learnedidx.load(path)                          # a mapped open without verify trusts the keys
+    learnedidx.load(path, mmap=False, verify=False)
 
 
 def test_open_kv_of_another_type(saved):

@@ -1,8 +1,8 @@
 """Fuzzing the loader: damaged files raise ``FormatError`` and nothing else.
 
-Truncations, bit flips, overwritten ranges, random bytes, and edits of the JSON header
-and of the preamble behind valid checksums (so the checks behind the checksums are
-reached too).  Every load runs with and without mmap, under an alarm (no hang) and
+Truncations, bit flips, overwritten ranges, random bytes, and edits of the JSON header,
+of the preamble and of the sections' bytes behind valid checksums (so the checks behind
+the checksums are reached too: a file whose sections all verify answers exactly).  Every load runs with and without mmap, under an alarm (no hang) and
 ``tracemalloc`` (no allocation beyond a small multiple of the file).  A forged file that
 still loads must answer queries without crashing (a ``ValueError`` naming corrupt
 value offsets is allowed: those are checked on use).
@@ -189,6 +189,54 @@ def test_header_edits_behind_valid_checksums(files, name, picks):
             else:
                 container[key] = value
     check_only_format_errors(files, sf.forge(files[name][0], mutate))
+
+
+def _exact(obj) -> None:
+    """A file that loads with every section verified answers exactly (sorted keys, exact search)."""
+    if not isinstance(getattr(obj, "keys", None), np.ndarray):     # a sorted container
+        keys = np.array(list(obj), dtype=obj.dtype)
+        assert keys.size < 2 or not np.any(keys[1:] < keys[:-1])
+        assert obj.bisect_left_many(keys).tolist() == np.searchsorted(keys, keys).tolist()
+        return
+    keys = obj.keys
+    assert keys.size < 2 or not np.any(keys[1:] < keys[:-1]), "a file with unsorted keys was loaded"
+    q = np.concatenate([keys, keys[:20] + keys.dtype.type(1)]) if keys.size else keys
+    if isinstance(obj, learnedidx.KeyValueIndex):
+        pos = np.searchsorted(keys, q)
+        found = (pos < keys.size) & (keys[np.minimum(pos, keys.size - 1)] == q)
+        values, got = obj.get_many(q, default=None, return_found=True)
+        assert got.tolist() == found.tolist()
+        first = [obj.values[p] if obj.value_dtype is not bytes else
+                 obj.blob[int(obj.offsets[p]):int(obj.offsets[p + 1])].tobytes() for p in pos[found]]
+        kept = [v for v, f in zip(values, found) if f]
+        assert all(np.array_equal(a, b) for a, b in zip(kept, first))
+    else:
+        assert obj.searchsorted(q).tolist() == np.searchsorted(keys, q).tolist()
+        assert obj.searchsorted(q, side="right").tolist() == np.searchsorted(keys, q, side="right").tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=NAMES, pick=st.floats(0, 1, exclude_max=True), where=st.floats(0, 1, exclude_max=True),
+       junk=st.binary(min_size=1, max_size=16))
+def test_section_bytes_behind_valid_checksums(files, name, pick, where, junk):
+    """Bytes of a section rewritten and its checksum fixed: rejected, or exact answers."""
+    data = files[name][0]
+    doc, _ = sf.split(data)
+    secs = [s for s in doc["sections"] if s["nbytes"]]
+    sec = secs[int(pick * len(secs))]
+    off, nbytes = sec["offset"], sec["nbytes"]
+    body = bytearray(data[off:off + nbytes])
+    i = int(where * nbytes)
+    body[i:i + len(junk)] = junk[:nbytes - i]
+    path = files["_scratch"]
+    path.write_bytes(sf.rewrite_section(data, sec["name"], bytes(body)))
+    for mm in (True, False):
+        with _alarm(20):
+            try:
+                obj = learnedidx.load(path, mmap=mm, verify=True)
+            except FormatError:
+                continue
+        _exact(obj)
 
 
 @settings(max_examples=50, deadline=None)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from . import format as fmt
 from .errors import FormatError
 from .registry import resolve, tag_of
@@ -43,6 +45,10 @@ def load(path, mmap: bool = True, verify: bool | None = None):
     preamble, the header, the padding and sections up to 1 MiB are always checked.
     Any defect raises :class:`FormatError` (a ``ValueError``) saying what is wrong;
     a missing or unreadable file raises ``OSError``.  Nothing is unpickled or evaluated.
+    The sections whose checksums are verified also get their content checked (sorted,
+    NaN-free keys and the like, see :func:`check_contents`); a large section that was not
+    (``mmap`` without ``verify``) is trusted: a forged one cannot make a lookup crash or
+    read out of bounds, but can make it answer wrongly.
 
     A memory-mapped index stays valid while the file is replaced (``save`` renames a new
     file over it); truncating the file in place under a live map is not supported.
@@ -61,12 +67,72 @@ def build(loaded: fmt.LoadedFile, where: str = "file"):
     except FormatError as exc:
         raise FormatError(f"{where}: {exc}") from None
     try:
-        return cls._from_state(loaded.header.meta, loaded.arrays)
+        obj = cls._from_state(loaded.header.meta, loaded.arrays)
     except FormatError:
         raise
     except Exception as exc:            # any rejection of untrusted state is a format error
         raise FormatError(f"{where}: the {tag} state in this file is inconsistent: "
                           f"{type(exc).__name__}: {exc}") from exc
+    try:
+        check_contents(tag, loaded.header.meta, loaded.arrays, loaded.verified, obj)
+    except FormatError as exc:
+        raise FormatError(f"{where}: {exc}") from None
+    return obj
+
+
+#: Keys of these types are unique (as are a KeyValueIndex's built with duplicates="error").
+_UNIQUE_KEYS = ("SortedSet", "SortedDict")
+#: Elements compared per step of the content checks (bounds their temporaries).
+_CHECK_CHUNK = 1 << 20
+
+
+def check_contents(tag: str, meta: dict, arrays: dict, verified, obj=None) -> None:
+    """``FormatError`` unless the verified sections hold what lookups rely on.
+
+    ``_from_state`` checks sizes, dtypes and every index a lookup computes (so no state
+    reads out of bounds) in ``O(model)``; this checks the content of the big sections,
+    in ``O(n)``, for the sections in ``verified`` (those whose checksum was checked):
+    keys sorted and NaN-free (strictly increasing for a SortedSet, a SortedDict and a
+    KeyValueIndex built with ``duplicates="error"``), bytes-value offsets non-decreasing,
+    and a B-tree's separators equal to the last key of each page.  A section that was
+    not verified (a large one on a mapped open without ``verify``) is trusted as it is.
+
+    >>> import numpy as np
+    >>> check_contents("RMI", {}, {"keys": np.array([1, 3, 2])}, ["keys"])
+    Traceback (most recent call last):
+    ...
+    learnedidx.storage.errors.FormatError: section 'keys' is not sorted: position 2 holds 2 after 3
+    """
+    for name in verified:
+        arr = arrays.get(name)
+        if not isinstance(arr, np.ndarray) or arr.ndim != 1:
+            continue
+        if (name == "keys" or name.endswith(".keys")) and arr.dtype.kind in "iuf":
+            unique = tag in _UNIQUE_KEYS or tag == "KeyValueIndex" and meta.get("duplicates") == "error"
+            _check_sorted(name, arr, unique)
+        elif name == "values.offsets" and arr.dtype.kind == "u":
+            _check_sorted(name, arr, False)
+    if tag == "BTree" and obj is not None and {"keys", "inner"} <= set(verified):
+        try:
+            obj._check()                      # separators against the pages' last keys: O(n / page_keys)
+        except AssertionError as exc:
+            raise FormatError(f"the B-tree's inner nodes do not match its keys: {exc}") from None
+
+
+def _check_sorted(name: str, arr: np.ndarray, strict: bool) -> None:
+    for start in range(0, arr.size, _CHECK_CHUNK):
+        part = arr[start:start + _CHECK_CHUNK + 1]          # one element of overlap between steps
+        if part.dtype.kind == "f":
+            nan = np.isnan(part)
+            if nan.any():
+                raise FormatError(f"section {name!r} holds NaN at position {start + int(np.argmax(nan))}")
+        bad = part[1:] <= part[:-1] if strict else part[1:] < part[:-1]
+        if bad.any():
+            i = int(np.argmax(bad))
+            what = f"repeats the key {part[i + 1]} at position {start + i + 1} (its keys are unique)" \
+                if part[i + 1] == part[i] else f"is not sorted: position {start + i + 1} holds {part[i + 1]} " \
+                                               f"after {part[i]}"
+            raise FormatError(f"section {name!r} {what}")
 
 
 def info(path, verify: bool = True) -> dict:
