@@ -481,6 +481,16 @@ def test_content_of_large_sections_is_checked_when_verified(tmp_path, monkeypatc
     learnedidx.load(path, mmap=False, verify=False)
 
 
+def test_leaf_counts_that_wrap_around_are_rejected(tmp_path, saved):
+    data = open(saved["rmi_u64"], "rb").read()
+    n = len(OBJECTS["rmi_u64"])
+
+    def wrap(c):
+        c[:] = 0
+        c[:3] = [2 ** 63 - 1, 2 ** 63 - 1, n + 2]                    # int64 sum: n
+    _expect(tmp_path, _keys_with(data, "leaf_counts", "<i8", wrap), "leaf counts must add up to n")
+
+
 def test_open_kv_of_another_type(saved):
     with pytest.raises(FormatError, match="not a KeyValueIndex"):
         learnedidx.KeyValueIndex.open(saved["rmi_u64"])
