@@ -204,7 +204,9 @@ class KeyValueIndex:
         list (``keys`` must be 1-D).  An absent key gets ``default``; without one, an
         absent key raises ``KeyError`` (as ``dict[k]`` does).  With
         ``return_found=True`` the result is ``(values, found)``, ``found`` a bool array
-        (absent rows then hold ``default``, or zeros when none is given).
+        (absent rows then hold ``default``, or zeros when none is given).  A typed array
+        cannot hold None: with fixed-width values, ``default=None`` also fills absent
+        rows with zero bytes (``0``, ``0.0``, ``False``, ``b""`` in every field).
 
         Runtime complexity: one batch RMI lookup plus ``O(m)`` gathering.
 
@@ -238,7 +240,8 @@ class KeyValueIndex:
         else:
             out = vals[np.where(found, pos, 0)]
         if not found.all():
-            out[~found] = 0 if fill is None else fill
+            # zero bytes, whatever the dtype (a plain 0 would store b"0" into bytes fields)
+            out[~found] = np.zeros((), dtype=vals.dtype) if fill is None else fill
         return out
 
     def _bytes_many(self, pos: np.ndarray, found: np.ndarray, fill) -> list:

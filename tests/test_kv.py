@@ -118,6 +118,20 @@ def test_rows_and_absent_fill():
     assert np.shares_memory(kv.values, values)                # not copied
 
 
+@pytest.mark.parametrize("vdt", ["S3", "V2", np.dtype([("n", "<i2"), ("tag", "S2"), ("raw", "V1")])], ids=str)
+def test_absent_rows_of_bytes_dtypes_are_zero_bytes(vdt):
+    """No default (or None): absent rows hold zero bytes, b"" rather than b"0" in a bytes field."""
+    values = np.frombuffer(b"\x01\x02\x03" * np.dtype(vdt).itemsize * 2, dtype=vdt)[:3].copy()
+    kv = KeyValueIndex.build(np.array([1, 5, 9]), values)
+    zero = np.zeros((), dtype=vdt).tobytes()
+    vals, found = kv.get_many([5, 6], return_found=True)
+    assert found.tolist() == [True, False]
+    assert vals[:1].tobytes() == values[1:2].tobytes() and vals[1:].tobytes() == zero
+    assert kv.get_many([0, 9], default=None)[:1].tobytes() == zero
+    if np.dtype(vdt).kind == "S":
+        assert kv.get_many([0], default=None).tolist() == [b""]
+
+
 def test_exact_comparisons_of_any_numeric_query():
     kv = KeyValueIndex.build(np.array([2 ** 63, 2 ** 64 - 1], dtype=np.uint64), np.array([1, 2]))
     assert kv.get(2 ** 64 - 1) == 2 and kv.get(2.0 ** 64) is None and kv.get(-1) is None
