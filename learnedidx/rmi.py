@@ -274,7 +274,7 @@ class RMI(IndexBase):
     def _fit(self, model_cls):
         keys, n, L = self._keys, self._n, self.n_leaves
         self._set_input_range()
-        self._mid_kind, self._mid_size, self._mid_models = Linear.kind, 0, None
+        self._mid_kind, self._mid_size, self._mid_lists = Linear.kind, 0, None
         first_stage = self.n_middle if self.stages == 3 else L
         t = self._normalise(keys)
         stride = max(1, n // (1 << 20))
@@ -340,23 +340,36 @@ class RMI(IndexBase):
             if stride != 2 or size != 0:
                 raise ValueError("linear middle models take 2 parameters each")
             self._mid_a, self._mid_b = vec[0::2], vec[1::2]
-            self._mid_a_list, self._mid_b_list = self._mid_a.tolist(), self._mid_b.tolist()
-            self._mid_models = None
-        elif kind == MLP.kind:
-            self._mid_models = [MLP.from_kernel_params(vec[m * stride:(m + 1) * stride], size) for m in range(M)]
-        else:
+        elif kind != MLP.kind:
             raise ValueError(f"unknown middle model kind {kind}")
         self._mid_vec, self._mid_kind, self._mid_size = np.ascontiguousarray(vec), int(kind), int(size)
+        # Python-level forms of the middle stage (per-model lists or network objects) are
+        # made on first use by the reference path: opening a saved index allocates no more
+        # than its file, and the compiled kernels never need them.
+        self._mid_lists = None
+
+    def _middle_lists(self):
+        """``(a, b)`` Python lists of a linear middle stage, or a list of ``MLP`` models."""
+        if self._mid_lists is None:
+            vec, M = self._mid_vec, self.n_middle
+            if self._mid_kind == MLP.kind:
+                stride = vec.size // M
+                self._mid_lists = [MLP.from_kernel_params(vec[m * stride:(m + 1) * stride], self._mid_size)
+                                   for m in range(M)]
+            else:
+                self._mid_lists = (self._mid_a.tolist(), self._mid_b.tolist())
+        return self._mid_lists
 
     def _middle_predict(self, m: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Middle model ``m[i]``'s prediction at ``t[i]`` for every ``i`` (vectorised)."""
-        if self._mid_models is None:
+        if self._mid_kind != MLP.kind:
             return self._mid_a[m] + self._mid_b[m] * t
+        models = self._middle_lists()
         out = np.empty(t.size)
         order, bounds = _group_order(m, self.n_middle)
         for g in np.flatnonzero(np.diff(bounds)):
             sel = order[bounds[g]:bounds[g + 1]]
-            out[sel] = self._mid_models[g].predict(t[sel])
+            out[sel] = models[g].predict(t[sel])
         return out
 
     def _root_predict(self, t: np.ndarray) -> np.ndarray:
@@ -544,9 +557,10 @@ class RMI(IndexBase):
         t = self._normalise_scalar(target)
         if self.stages == 3:
             m = _clamp_index_scalar(self.root.predict_scalar(t), self.n_middle)
-            if self._mid_models is not None:
-                return _clamp_index_scalar(self._mid_models[m].predict_scalar(t), self.n_leaves)
-            return _clamp_index_scalar(self._mid_a_list[m] + self._mid_b_list[m] * t, self.n_leaves)
+            mid = self._middle_lists()
+            if self._mid_kind == MLP.kind:
+                return _clamp_index_scalar(mid[m].predict_scalar(t), self.n_leaves)
+            return _clamp_index_scalar(mid[0][m] + mid[1][m] * t, self.n_leaves)
         return _clamp_index_scalar(self.root.predict_scalar(t), self.n_leaves)
 
     def _predict_positions(self, targets: np.ndarray, leaf: np.ndarray) -> np.ndarray:
@@ -839,7 +853,7 @@ class RMI(IndexBase):
         need(bool(np.all((counts >= 0) & (counts <= self._n))) and int(np.cumsum(counts).max(initial=0)) <= self._n
              and int(counts.sum()) == self._n, "leaf counts must add up to n")
         self._leaves, self._key_leaf_counts = rec, counts
-        self._mid_kind, self._mid_size, self._mid_models = Linear.kind, 0, None
+        self._mid_kind, self._mid_size, self._mid_lists = Linear.kind, 0, None
         self.middle_model, self.middle_params = meta["middle_model"], dict(meta["middle_params"])
         need(self.middle_model in ("linear", "mlp"), "middle model")
         if self.stages == 3:

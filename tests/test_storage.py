@@ -394,6 +394,12 @@ def test_state_a_type_rejects_is_a_format_error(tmp_path, good, edit, match):
     _expect(tmp_path, sf.forge(good, edit), match)
 
 
+@pytest.mark.parametrize("name", ["sortedlist_f64", "sortedset_i32", "sorteddict_f32", "sortedlist_empty"])
+def test_containers_reject_an_unknown_state_version(tmp_path, saved, name):
+    data = open(saved[name], "rb").read()
+    _expect(tmp_path, sf.forge(data, lambda d: d["meta"].update(version=3)), "unknown .* state version 3")
+
+
 def test_nonzero_padding_is_rejected(tmp_path, good):
     doc, start = sf.split(good)
     data = bytearray(good)
@@ -489,6 +495,38 @@ def test_leaf_counts_that_wrap_around_are_rejected(tmp_path, saved):
         c[:] = 0
         c[:3] = [2 ** 63 - 1, 2 ** 63 - 1, n + 2]                    # int64 sum: n
     _expect(tmp_path, _keys_with(data, "leaf_counts", "<i8", wrap), "leaf counts must add up to n")
+
+
+@pytest.mark.parametrize("config", [
+    dict(root="radix", root_params={"bits": 18}, leaves=16),             # a 2 MiB root table
+    dict(root="spline", root_params={"knots": 1 << 16}, leaves=16),      # 1 MiB of knots
+    dict(stages=3, middle=1 << 16, leaves=1 << 16),                      # 65,536 middle models
+    dict(stages=3, middle=1 << 12, leaves=1 << 14, middle_model="mlp"),
+])
+@pytest.mark.parametrize("mm", [True, False])
+def test_opening_allocates_no_more_than_the_file(tmp_path, config, mm):
+    """Model tables are used in place: their Python-level forms (float lists, network
+    objects) are only made when the reference path first needs them.  A mapped open
+    allocates less than the file; an in-memory one holds the file's bytes plus the
+    tables derived from them (spline slopes, the kernels' parameter vector)."""
+    import tracemalloc
+    keys = np.unique(np.random.default_rng(5).integers(0, 1 << 40, 200_000)).astype(np.uint64)
+    path = tmp_path / "big_model.lidx"
+    idx = learnedidx.RMI(keys, **config)
+    learnedidx.save(idx, path)
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        loaded = learnedidx.load(path, mmap=mm)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    limit = (size if mm else 2 * size) + (256 << 10)
+    assert peak <= limit, f"opening a {size:,}-byte file allocated {peak:,} bytes"
+    q = keys[::997]
+    assert np.array_equal(loaded.searchsorted(q), np.searchsorted(keys, q))
+    ref = learnedidx.load(path, mmap=mm)
+    assert all(ref.searchsorted(int(x)) == int(np.searchsorted(keys, x)) for x in q[:50])
 
 
 def test_open_kv_of_another_type(saved):

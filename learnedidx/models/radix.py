@@ -47,15 +47,17 @@ class Radix:
     name: ClassVar[str] = "radix"
     kind: ClassVar[int] = KIND_RADIX
 
-    def __init__(self, table):
-        self.table = as_float64(table).copy()
+    def __init__(self, table, copy: bool = True):
+        # copy=False uses the array in place (from_params does so for read-only ones)
+        self.table = as_float64(table).copy() if copy else as_float64(table)
         nb = self.table.size - 1
         if nb < 1 or nb & (nb - 1):
             raise ValueError(f"radix table must hold 2**bits + 1 entries, got {self.table.size}")
         self.bits = nb.bit_length() - 1
         self._nb = float(nb)
         self._last = float(nb - 1)
-        self._list = self.table.tolist()
+        self._list = None          # Python floats for the scalar path, made on first use: a
+                                   # loaded file must not cost 4x its table at open
 
     @classmethod
     def fit(cls, x, y, bits: int = 12) -> "Radix":
@@ -63,7 +65,9 @@ class Radix:
 
     @classmethod
     def from_params(cls, params) -> "Radix":
-        return cls(params["table"])
+        table = params["table"]
+        # a read-only table (a loaded file's section) is used in place: no copy at open
+        return cls(table, copy=getattr(table, "flags", None) is None or table.flags.writeable)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         s = as_float64(x) * self._nb
@@ -78,14 +82,17 @@ class Radix:
         c = s if s > 0.0 else 0.0
         c = c if c < self._last else self._last
         j = int(c)
-        y0 = self._list[j]
-        return y0 + (self._list[j + 1] - y0) * (s - float(j))
+        table = self._list
+        if table is None:
+            table = self._list = self.table.tolist()
+        y0 = table[j]
+        return y0 + (table[j + 1] - y0) * (s - float(j))
 
     def params(self) -> dict[str, np.ndarray]:
         return {"table": self.table.copy()}
 
     def kernel_params(self) -> tuple[np.ndarray, int]:
-        return self.table.copy(), self.table.size - 1
+        return self.table, self.table.size - 1
 
     @property
     def nbytes(self) -> int:

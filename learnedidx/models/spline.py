@@ -53,15 +53,16 @@ class Spline:
     name: ClassVar[str] = "spline"
     kind: ClassVar[int] = KIND_SPLINE
 
-    def __init__(self, xs, ys):
-        self.xs = as_float64(xs).copy()
-        self.ys = as_float64(ys).copy()
+    def __init__(self, xs, ys, copy: bool = True):
+        # copy=False uses the arrays in place (from_params does so for read-only ones)
+        self.xs = as_float64(xs).copy() if copy else as_float64(xs)
+        self.ys = as_float64(ys).copy() if copy else as_float64(ys)
         if self.xs.size < 2 or self.xs.size != self.ys.size or np.any(np.diff(self.xs) <= 0):
             raise ValueError("spline knots must be >= 2 strictly increasing positions with one value each")
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             self.slopes = np.diff(self.ys) / np.diff(self.xs)   # subnormal gaps overflow: 0 below
         self.slopes[~np.isfinite(self.slopes)] = 0.0
-        self._xs, self._ys, self._sl = self.xs.tolist(), self.ys.tolist(), self.slopes.tolist()
+        self._lists = None        # Python floats for the scalar path, made on first use
 
     @classmethod
     def fit(cls, x, y, knots: int = 32) -> "Spline":
@@ -69,7 +70,10 @@ class Spline:
 
     @classmethod
     def from_params(cls, params) -> "Spline":
-        return cls(params["knots"], params["values"])
+        xs, ys = params["knots"], params["values"]
+        # read-only arrays (a loaded file's sections) are used in place: no copy at open
+        writeable = any(getattr(a, "flags", None) is None or a.flags.writeable for a in (xs, ys))
+        return cls(xs, ys, copy=writeable)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         x = as_float64(x)
@@ -78,7 +82,9 @@ class Spline:
         return self.ys[j] + (x - self.xs[j]) * self.slopes[j]
 
     def predict_scalar(self, x: float) -> float:
-        xs = self._xs
+        if self._lists is None:
+            self._lists = (self.xs.tolist(), self.ys.tolist(), self.slopes.tolist())
+        xs, ys, sl = self._lists
         lo, hi = 0, len(xs) - 1          # find the last knot <= x, clamped to a segment
         while hi - lo > 1:
             mid = (lo + hi) >> 1
@@ -86,7 +92,7 @@ class Spline:
                 lo = mid
             else:
                 hi = mid
-        return self._ys[lo] + (x - xs[lo]) * self._sl[lo]
+        return ys[lo] + (x - xs[lo]) * sl[lo]
 
     def params(self) -> dict[str, np.ndarray]:
         return {"knots": self.xs.copy(), "values": self.ys.copy()}
