@@ -472,6 +472,8 @@ class _SortedBase(Store):
             keys = arrays["keys"]
         except (KeyError, TypeError) as e:
             raise ValueError(f"inconsistent {cls.__name__} state: missing {e}") from None
+        if meta.get("version") != 1:
+            raise ValueError(f"unknown {cls.__name__} state version {meta.get('version')!r}")
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise ValueError(f"inconsistent {cls.__name__} state: bad n {n!r}")
         if not isinstance(keys, np.ndarray) or keys.ndim != 1 or keys.shape[0] != n:
