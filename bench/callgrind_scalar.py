@@ -1,11 +1,13 @@
-"""Instruction counts per scalar lookup under ``valgrind --tool=callgrind`` (noise-free).
+"""Instruction counts per lookup under ``valgrind --tool=callgrind`` (noise-free).
 
 Each implementation runs twice under callgrind: once with ``COUNT`` lookups and once
 with none (same build, same queries); the difference divided by ``COUNT`` is the cost
-of one lookup, including the Python loop and call.  Each index is called through its
-``scalar_fn`` (as in ``learnedidx bench``'s scalar rows).  Run:
+of one lookup.  Scalar (default): each index is called through its ``scalar_fn`` (as
+in ``learnedidx bench``'s scalar rows), the Python loop and call included.  ``--batch``:
+one ``searchsorted`` call on an array of ``COUNT`` queries (the batch rows' call), its
+numpy passes included.  Run:
 
-    python -m learnedidx.bench.callgrind_scalar [--n 1000000] [--count 20000] [--impl SPEC ...]
+    python -m learnedidx.bench.callgrind_scalar [--n 1000000] [--count 20000] [--batch] [--impl SPEC ...]
 """
 from __future__ import annotations
 
@@ -22,21 +24,27 @@ import numpy as np
 IMPLS = ("RMI", "BTree", "BinarySearch", "PyGM", "BTrees")
 
 
-def _child(impl: str, n: int, count: int) -> None:
+def _child(impl: str, n: int, count: int, batch: bool) -> None:
     from learnedidx.bench.datasets import uniform_sparse
     from learnedidx.bench.runner import build_index
     keys = uniform_sparse(n, seed=7)
-    fn = build_index(impl, keys)[1].scalar_fn          # the call the benchmark's scalar rows time
-    queries = keys[np.random.default_rng(8).integers(0, n, max(count, 1))].tolist()[:count]
-    for x in queries:
+    idx = build_index(impl, keys)[1]
+    queries = keys[np.random.default_rng(8).integers(0, n, max(count, 1))][:count]
+    if batch:
+        if count:
+            idx.searchsorted(queries)                  # the call the benchmark's batch rows time
+        return
+    fn = idx.scalar_fn                                 # the call the benchmark's scalar rows time
+    for x in queries.tolist():
         fn(x)
 
 
-def _instructions(impl: str, n: int, count: int) -> int:
+def _instructions(impl: str, n: int, count: int, batch: bool = False) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "cg.out")
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-m",
                "learnedidx.bench.callgrind_scalar", "--child", impl, "--n", str(n), "--count", str(count)]
+        cmd += ["--batch"] if batch else []
         subprocess.run(cmd, check=True, capture_output=True)
         with open(out) as f:
             text = f.read()
@@ -49,16 +57,19 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--count", type=int, default=20_000)
     ap.add_argument("--impl", action="append", metavar="SPEC", help=f"index spec (default: {' '.join(IMPLS)})")
+    ap.add_argument("--batch", action="store_true", help="one searchsorted call on an array of COUNT queries")
     ap.add_argument("--child", metavar="SPEC", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        _child(args.child, args.n, args.count)
+        _child(args.child, args.n, args.count, args.batch)
         return 0
-    print(f"| implementation | instructions per scalar lookup (n={args.n:,}, {args.count:,} lookups) |")
+    mode = "batch" if args.batch else "scalar"
+    print(f"| implementation | instructions per {mode} lookup (n={args.n:,}, {args.count:,} lookups) |")
     print("|---|---:|")
     for impl in args.impl or IMPLS:
         try:
-            per = (_instructions(impl, args.n, args.count) - _instructions(impl, args.n, 0)) / args.count
+            per = (_instructions(impl, args.n, args.count, args.batch)
+                   - _instructions(impl, args.n, 0, args.batch)) / args.count
         except (subprocess.CalledProcessError, ImportError) as exc:
             print(f"| {impl} | failed: {exc} |")
             continue
