@@ -10,7 +10,7 @@ their pages with an interleaved branch-free binary search.
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 from learnedidx._kernels.lookup cimport (
-    GROUP, LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound, prefetch_window, search_group,
+    GROUP, LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound, prefetch_window, search_fixed,
 )
 
 
@@ -56,9 +56,10 @@ cdef void lower_bound_tree_many(const Tree* t, const key_t* xs, int64_t m, int64
     cdef const key_t* keys = <const key_t*>t.keys
     cdef const key_t* inner = <const key_t*>t.inner
     cdef key_t last = keys[t.n - 1]
-    cdef int64_t g0 = 0, gn, i, lvl, B = t.fanout, pk = t.page_keys, hi
+    cdef int64_t g0 = 0, gn, i, lvl, B = t.fanout, pk = t.page_keys, lo
+    cdef int64_t width = pk if pk < t.n else t.n
+    cdef int64_t last_page = t.n - width
     cdef int64_t node[GROUP]
-    cdef int64_t len_[GROUP]
     cdef int64_t r[GROUP]
     cdef key_t xq[GROUP]
     cdef const key_t* base[GROUP]
@@ -76,11 +77,10 @@ cdef void lower_bound_tree_many(const Tree* t, const key_t* xs, int64_t m, int64
                     LIDX_PREFETCH(inner + t.offsets[lvl + 1] + node[i] * B)
                 else:
                     prefetch_window(keys + node[i] * pk, pk * <int64_t>sizeof(key_t))
-        for i in range(gn):
-            base[i] = keys + node[i] * pk
-            hi = node[i] * pk + pk
-            len_[i] = (hi if hi < t.n else t.n) - node[i] * pk
-        search_group(keys, base, len_, xq, gn, r)
+        for i in range(gn):                 # the last page, if short, is searched as the last pk keys
+            lo = node[i] * pk
+            base[i] = keys + (lo if lo < last_page else last_page)
+        search_fixed(keys, base, width, xq, gn, r)
         for i in range(gn):
             out[g0 + i] = t.n if xs[g0 + i] > last else r[i]
         g0 += gn

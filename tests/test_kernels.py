@@ -81,6 +81,20 @@ def test_kernel_model_arithmetic_random_configs(dtype, root, n, leaves, seed, ma
     _assert_same_windows(ref, comp, _queries(keys, seed + 1), n_scalar=30)
 
 
+@pytest.mark.parametrize("centre", [2 ** 53, 2 ** 63, 2 ** 64 - 2 ** 20])
+@pytest.mark.parametrize("root", ["linear", "radix"])
+def test_uint64_conversions_round_like_numpy(centre, root):
+    """The kernels convert uint64 keys to doubles without a branch (two exact halves,
+    one rounding); keys packed around 2**53 and 2**63, where odd values round to even
+    neighbours and the sign bit flips, must route and window exactly as the reference."""
+    rng = np.random.default_rng(centre % 1000)
+    offsets = rng.integers(-(2 ** 19), 2 ** 19, 20_000)
+    keys = np.unique((np.uint64(centre) + offsets.astype(np.uint64)).astype(np.uint64))
+    ref, comp = RMI(keys, backend="numpy", root=root, leaves=64), RMI(keys, backend="compiled", root=root, leaves=64)
+    q = np.concatenate([keys, keys + np.uint64(1), np.array([0, 2 ** 64 - 1, centre, centre - 1], dtype=np.uint64)])
+    _assert_same_windows(ref, comp, q, n_scalar=200)
+
+
 def test_kernel_counts_fallbacks_like_the_reference():
     keys = _keys("uint64", 50_000, 3)
     q = np.sort(np.random.default_rng(4).integers(0, 2 ** 64 - 1, 20_000, dtype=np.uint64))   # mostly absent

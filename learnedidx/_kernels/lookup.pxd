@@ -63,6 +63,15 @@ cdef inline int fused_kind(const key_t* p) noexcept nogil:
     return kind
 
 
+cdef inline const key_t* probe_step(const key_t* b, int64_t half, key_t x) noexcept nogil:
+    """``b + half`` if ``b[half] < x``, else ``b``: one step of a binary search.
+
+    Written as a mask, not as a conditional expression: gcc compiles the conditional
+    form to a jump, which mispredicts whenever the comparison's outcome is a coin toss.
+    """
+    return b + (half & -<int64_t>(b[half] < x))
+
+
 cdef inline int64_t lower_bound(const key_t* keys, key_t x, int64_t lo, int64_t hi) noexcept nogil:
     """Branch-free lower bound of ``x`` in ``keys[lo:hi]`` (a value in ``[lo, hi]``)."""
     cdef int64_t length = hi - lo, half
@@ -71,9 +80,9 @@ cdef inline int64_t lower_bound(const key_t* keys, key_t x, int64_t lo, int64_t 
         return lo
     while length > 1:
         half = length >> 1
-        base = base + half if base[half] < x else base
+        base = probe_step(base, half, x)
         length -= half
-    return (base - keys) + (1 if base[0] < x else 0)
+    return (base - keys) + (base[0] < x)
 
 
 cdef enum:
@@ -104,23 +113,59 @@ cdef inline void search_group(const key_t* keys, const key_t** base, int64_t* le
 
     The branch-free binary searches advance in lock step, each prefetching its next
     probe, so that ``gn`` cache misses are in flight at once instead of one; ``out[i]``
-    is the position in ``keys`` (``base[i] - keys`` for an empty range).
+    is the position in ``keys`` (``base[i] - keys`` for an empty range).  Every search
+    takes as many halving steps as the longest range needs: one that is done keeps
+    probing its last key (a step of zero, in a line already cached), which is cheaper
+    than the branch that would skip it, since that branch mispredicts whenever the
+    ranges differ in length (at 20K keys, RMI 52.5 -> 35.8 ns on lognormal keys).
     """
-    cdef int64_t i, half, ln, active = 1
-    while active:
-        active = 0
+    cdef int64_t i, half, ln, longest = 0, passes = 0
+    cdef const key_t* b
+    cdef char empty[GROUP]
+    for i in range(gn):
+        ln = length[i]
+        empty[i] = ln <= 0
+        if ln <= 0:                  # answered now; its steps probe keys[0], which exists
+            out[i] = base[i] - keys
+            base[i] = keys
+            length[i] = 1
+        longest = ln if ln > longest else longest
+    while (<int64_t>1 << passes) < longest:
+        passes += 1
+    while passes > 0:
+        passes -= 1
         for i in range(gn):
             ln = length[i]
-            if ln > 1:
-                half = ln >> 1
-                base[i] = base[i] + half if base[i][half] < xs[i] else base[i]
-                ln -= half
-                length[i] = ln
-                if ln > 1:
-                    LIDX_PREFETCH(base[i] + (ln >> 1))
-                    active = 1
+            half = ln >> 1
+            b = probe_step(base[i], half, xs[i])
+            ln -= half
+            base[i] = b
+            length[i] = ln
+            LIDX_PREFETCH(b + (ln >> 1))
     for i in range(gn):
-        out[i] = (base[i] - keys) + (1 if length[i] > 0 and base[i][0] < xs[i] else 0)
+        if not empty[i]:
+            out[i] = (base[i] - keys) + (base[i][0] < xs[i])
+
+
+cdef inline void search_fixed(const key_t* keys, const key_t** base, int64_t length, const key_t* xs,
+                              int64_t gn, int64_t* out) noexcept nogil:
+    """``search_group`` for ranges that all have the same ``length`` (B-tree pages):
+    one shared step size, so no per-query length is loaded, halved and stored."""
+    cdef int64_t i, half
+    cdef const key_t* b
+    if length <= 0:
+        for i in range(gn):
+            out[i] = base[i] - keys
+        return
+    while length > 1:
+        half = length >> 1
+        length -= half
+        for i in range(gn):
+            b = probe_step(base[i], half, xs[i])
+            base[i] = b
+            LIDX_PREFETCH(b + (length >> 1))
+    for i in range(gn):
+        out[i] = (base[i] - keys) + (base[i][0] < xs[i])
 
 
 cdef inline int64_t gallop(const key_t* keys, int64_t n, key_t x, int64_t start, int direction) noexcept nogil:

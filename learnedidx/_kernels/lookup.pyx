@@ -294,12 +294,12 @@ cdef void binary_search_many(const key_t* keys, int64_t n, const key_t* xs, int6
             half = length >> 1
             for i in range(gn):
                 x = xs[g0 + i]
-                base[i] = base[i] + half if base[i][half] < x else base[i]
+                base[i] = probe_step(base[i], half, x)
                 LIDX_PREFETCH(base[i] + ((length - half) >> 1))
             length -= half
         for i in range(gn):
             x = xs[g0 + i]
-            out[g0 + i] = (base[i] - keys) + (1 if base[i][0] < x else 0)
+            out[g0 + i] = (base[i] - keys) + (base[i][0] < x)
         g0 += gn
 
 

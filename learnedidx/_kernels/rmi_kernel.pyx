@@ -84,6 +84,30 @@ cdef struct State:
 
 # ----------------------------------------------------------------- model arithmetic
 
+cdef inline double u64_to_double(uint64_t v) noexcept nogil:
+    """``<double>v`` without the branch compilers emit for unsigned 64-bit values (it
+    mispredicts when keys straddle 2**63): both halves convert exactly and the sum is
+    rounded once, so the result is the same correctly rounded value."""
+    return <double>(<uint32_t>(v >> 32)) * 4294967296.0 + <double>(<uint32_t>v)
+
+
+cdef inline double to_double(key_t x) noexcept nogil:
+    """A key as the double the models take (``numpy``'s ``astype(float64)``)."""
+    if key_t is uint64_t:
+        return u64_to_double(x)
+    else:
+        return <double>x
+
+
+cdef inline double signed_gap(uint64_t q, uint64_t b, bint below) noexcept nogil:
+    """``q - b`` as a double, for 64-bit ``q`` and ``b`` with ``below`` = ``q < b``
+    (either signedness, passed as their bit patterns): the magnitude converts exactly
+    rounded, then takes its sign; no branch."""
+    cdef uint64_t m = 0 - <uint64_t>below
+    cdef double d = u64_to_double(((q - b) ^ m) - m)
+    return d * (1.0 - 2.0 * <double>below)
+
+
 cdef inline int64_t clamp_index(double v, int64_t size) noexcept nogil:
     cdef double c = v if v > 0.0 else 0.0
     cdef double top = <double>(size - 1)
@@ -215,7 +239,7 @@ cdef inline void leaf_window(const State* st, key_t x, int64_t leaf, int64_t* lo
     elif key_t is uint32_t or key_t is uint64_t:
         qu = <uint64_t>x
         bu = (<const LeafU*>st.leaves)[leaf].base
-        d = <double>(qu - bu) if qu >= bu else -(<double>(bu - qu))
+        d = signed_gap(qu, bu, qu < bu)
         slope = (<const LeafU*>st.leaves)[leaf].slope
         icept = (<const LeafU*>st.leaves)[leaf].icept
         elo = (<const LeafU*>st.leaves)[leaf].elo
@@ -223,7 +247,7 @@ cdef inline void leaf_window(const State* st, key_t x, int64_t leaf, int64_t* lo
     else:
         qi = <int64_t>x
         bi = (<const LeafI*>st.leaves)[leaf].base
-        d = <double>(<uint64_t>qi - <uint64_t>bi) if qi >= bi else -(<double>(<uint64_t>bi - <uint64_t>qi))
+        d = signed_gap(<uint64_t>qi, <uint64_t>bi, qi < bi)
         slope = (<const LeafI*>st.leaves)[leaf].slope
         icept = (<const LeafI*>st.leaves)[leaf].icept
         elo = (<const LeafI*>st.leaves)[leaf].elo
@@ -250,7 +274,7 @@ cdef inline int64_t lower_bound_one(const State* st, key_t x, int64_t* fallbacks
     cdef int64_t lo, hi, r
     if st.n == 0:
         return 0
-    leaf_window(st, x, route(st, <double>x), &lo, &hi)
+    leaf_window(st, x, route(st, to_double(x)), &lo, &hi)
     if st.comp_size:           # the value of the predicted key, while the keys are searched
         LIDX_PREFETCH(st.comp + ((lo + hi) >> 1) * st.comp_size)
     r = lower_bound(keys, x, lo, hi)
@@ -270,8 +294,8 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     cdef int64_t leaf[GROUP]
     cdef int64_t lo[GROUP]
     cdef int64_t hi[GROUP]
-    cdef int64_t len_[GROUP]
     cdef int64_t r[GROUP]
+    cdef int64_t len_[GROUP]
     cdef const key_t* base[GROUP]
     cdef Py_ssize_t leaf_bytes = 32
     if st.n == 0:
@@ -282,10 +306,11 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     while g0 < m:
         gn = m - g0 if m - g0 < GROUP else GROUP
         for i in range(gn):
-            leaf[i] = route(st, <double>xs[g0 + i])
+            leaf[i] = route(st, to_double(xs[g0 + i]))
             LIDX_PREFETCH(<const char*>st.leaves + leaf[i] * leaf_bytes)
         for i in range(gn):
             leaf_window(st, xs[g0 + i], leaf[i], &lo[i], &hi[i])
+        for i in range(gn):
             len_[i] = hi[i] - lo[i]
             base[i] = keys + lo[i]
             prefetch_window(base[i], len_[i] * <int64_t>sizeof(key_t))
@@ -344,7 +369,7 @@ def predict_many(int kind, root_vec, int64_t size, const double[::1] t, double[:
 BATCH_GROUP = GROUP
 #: Bumped whenever the kernels' memory access pattern changes (what gets prefetched, how a
 #: window is searched): also part of that cache key, since timings move with it.
-KERNEL_REVISION = 2
+KERNEL_REVISION = 3
 
 
 cdef class RMIKernel(LookupKernel):
@@ -476,5 +501,5 @@ cdef class RMIKernel(LookupKernel):
         self._check_kind(fused_kind(<const key_t*>NULL), m, leaf.shape[0])
         with nogil:
             for i in range(m):
-                leaf[i] = route(&self.st, <double>targets[i])
+                leaf[i] = route(&self.st, to_double(targets[i]))
                 leaf_window(&self.st, targets[i], leaf[i], &lo[i], &hi[i])
