@@ -278,28 +278,13 @@ cdef enum:
 
 cdef void binary_search_many(const key_t* keys, int64_t n, const key_t* xs, int64_t m, int64_t* out) noexcept nogil:
     """Interleaved branch-free lower bounds over the whole array, ``BS_GROUP`` at a time."""
-    cdef int64_t g0 = 0, gn, i, length, half
+    cdef int64_t g0 = 0, gn, i
     cdef const key_t* base[BS_GROUP]
-    cdef key_t x
-    if n == 0:
-        for i in range(m):
-            out[i] = 0
-        return
     while g0 < m:
         gn = m - g0 if m - g0 < BS_GROUP else BS_GROUP
         for i in range(gn):
             base[i] = keys
-        length = n
-        while length > 1:              # every query of the group has the same length
-            half = length >> 1
-            for i in range(gn):
-                x = xs[g0 + i]
-                base[i] = probe_step(base[i], half, x)
-                LIDX_PREFETCH(base[i] + ((length - half) >> 1))
-            length -= half
-        for i in range(gn):
-            x = xs[g0 + i]
-            out[g0 + i] = (base[i] - keys) + (base[i][0] < x)
+        search_fixed(keys, base, n, xs + g0, gn, out + g0)     # every query's range: all n keys
         g0 += gn
 
 
