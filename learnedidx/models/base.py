@@ -51,3 +51,9 @@ class Model(Protocol):
 def as_float64(a) -> np.ndarray:
     """``a`` as a float64 array, without copying one that already is."""
     return np.asarray(a, dtype=np.float64)
+
+
+def read_only(*arrays) -> bool:
+    """Whether every one of ``arrays`` is a read-only numpy array (such as a loaded
+    file's section), which a model may keep in place instead of copying."""
+    return all(isinstance(a, np.ndarray) and not a.flags.writeable for a in arrays)

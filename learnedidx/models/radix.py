@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .base import KIND_RADIX, as_float64
+from .base import KIND_RADIX, as_float64, read_only
 
 
 def fit_radix(x: np.ndarray, y: np.ndarray, bits: int = 12) -> np.ndarray:
@@ -65,9 +65,8 @@ class Radix:
 
     @classmethod
     def from_params(cls, params) -> "Radix":
-        table = params["table"]
         # a read-only table (a loaded file's section) is used in place: no copy at open
-        return cls(table, copy=getattr(table, "flags", None) is None or table.flags.writeable)
+        return cls(params["table"], copy=not read_only(params["table"]))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         s = as_float64(x) * self._nb

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .base import KIND_SPLINE, as_float64
+from .base import KIND_SPLINE, as_float64, read_only
 
 
 def fit_spline(x: np.ndarray, y: np.ndarray, knots: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -72,8 +72,7 @@ class Spline:
     def from_params(cls, params) -> "Spline":
         xs, ys = params["knots"], params["values"]
         # read-only arrays (a loaded file's sections) are used in place: no copy at open
-        writeable = any(getattr(a, "flags", None) is None or a.flags.writeable for a in (xs, ys))
-        return cls(xs, ys, copy=writeable)
+        return cls(xs, ys, copy=not read_only(xs, ys))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         x = as_float64(x)
