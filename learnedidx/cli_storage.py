@@ -205,11 +205,13 @@ def inspect(args) -> int:
     """``learnedidx inspect``: header, sections, model configuration and error statistics."""
     from learnedidx import FormatError
     from learnedidx.storage import info
+    verify = not args.no_verify
+    obj = _open(args.path, verify=verify)     # verifies checksums and the verified sections' content
     try:
-        desc = info(args.path, verify=not args.no_verify)
+        desc = info(args.path, verify=False)  # the header again, without reading every section twice
     except (FormatError, OSError) as exc:
         raise UserError(str(exc)) from None
-    obj = _open(args.path, verify=not args.no_verify)   # verified sections also get their content checked
+    desc["verified"] = verify or desc["verified"]
     stats = obj.stats() if hasattr(obj, "stats") else {}
     desc["stats"] = stats
     rmi = _rmi_of(obj)
