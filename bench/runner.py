@@ -5,7 +5,9 @@ are drawn uniformly from the keys with the next seed; the expected answers are
 precomputed with ``numpy.searchsorted`` and **every timed run of every index is
 checked** against them (a mismatch raises :class:`MismatchError`: a bug, not a figure).
 Each figure is min/median/max over ``repeats`` runs; ratios compare medians of the same
-run.  Build time is measured around the constructor.
+run.  All indexes of a key set are built first (build time is measured around the
+constructor), then timed in alternation: each repeat runs every index once, so the
+machine's slow spells fall on all of them alike.
 
 - *batch* rows time one ``idx.searchsorted(queries)`` call on the whole array;
 - *scalar* rows time a Python loop of ``idx.scalar_fn(x)`` over Python ints, i.e. the
@@ -97,35 +99,48 @@ def _check(name: str, got, expected: np.ndarray) -> None:
         raise MismatchError(f"{name} returned a wrong answer (first mismatch at query {bad})")
 
 
+def _timed_call(idx, wl: Workload, qs, exp_s, up_s, mode):
+    """``(fn, expected, count)``: the call a row of ``mode`` times, and its answers."""
+    if mode == "batch":
+        if wl.upper is None:
+            return (lambda: idx.searchsorted(wl.queries)), wl.expected, wl.queries.size
+
+        def fn():
+            start, stop = idx.range(wl.queries, wl.upper)
+            return stop - start
+        return fn, wl.expected, wl.queries.size
+    f = idx.scalar_fn
+    if up_s is None:
+        return (lambda: [f(x) for x in qs]), exp_s, len(qs)
+    return (lambda: [max(0, f(h) - f(lo)) for lo, h in zip(qs, up_s)]), exp_s, len(qs)
+
+
+def _timed_rows_alternating(entries, wl: Workload, qs, exp_s, up_s, modes, repeats, tick):
+    """Time built indexes in every requested mode, alternating between them; check every run.
+
+    ``entries`` are ``(idx, name, base_row, batch_ok)``.  Repeat ``r`` runs each index
+    once before repeat ``r + 1`` starts, so a slow spell of a shared machine (they last
+    seconds here and move one row by 30% or more) falls on every index alike instead of
+    on whichever was being timed; the medians' ratios are what the targets compare.
+    Rows come out per index, in ``modes`` order.
+    """
+    times = {}
+    for mode in modes:
+        jobs = [(k, name, *_timed_call(idx, wl, qs, exp_s, up_s, mode))
+                for k, (idx, name, _, batch_ok) in enumerate(entries) if mode != "batch" or batch_ok]
+        for _ in range(repeats):
+            for k, name, fn, expected, _count in jobs:
+                t, got = time_runs(fn, 1)
+                _check(name, got, expected)
+                times.setdefault((k, mode), ([], _count))[0].extend(t)
+                tick()
+    return [dict(base, mode=mode, queries=times[k, mode][1], ns=summary_ns(*times[k, mode]))
+            for k, (_, _, base, _) in enumerate(entries) for mode in modes if (k, mode) in times]
+
+
 def _timed_rows(idx, name, base, wl: Workload, qs, exp_s, up_s, modes, repeats, batch_ok, tick):
     """Time one built index on one workload in the requested modes; check every run."""
-    rows = []
-    for mode in modes:
-        if mode == "batch" and not batch_ok:
-            continue
-        if mode == "batch":
-            if wl.upper is None:
-                fn = lambda: idx.searchsorted(wl.queries)          # noqa: E731
-            else:
-                def fn():
-                    start, stop = idx.range(wl.queries, wl.upper)
-                    return stop - start
-            expected, count = wl.expected, wl.queries.size
-        else:
-            f = idx.scalar_fn
-            if up_s is None:
-                fn = lambda: [f(x) for x in qs]                     # noqa: E731
-            else:
-                fn = lambda: [max(0, f(h) - f(lo)) for lo, h in zip(qs, up_s)]   # noqa: E731
-            expected, count = exp_s, len(qs)
-        times = []
-        for _ in range(repeats):
-            t, got = time_runs(fn, 1)
-            _check(name, got, expected)
-            times += t
-            tick()
-        rows.append(dict(base, mode=mode, queries=count, ns=summary_ns(times, count)))
-    return rows
+    return _timed_rows_alternating([(idx, name, base, batch_ok)], wl, qs, exp_s, up_s, modes, repeats, tick)
 
 
 def run(keys: np.ndarray, info: dict, specs=DEFAULT_INDEXES, workload: Workload | None = None,
@@ -150,7 +165,7 @@ def run(keys: np.ndarray, info: dict, specs=DEFAULT_INDEXES, workload: Workload 
     steps = sum(repeats * sum(1 for m in modes if m == "scalar" or n not in SCALAR_ONLY) + 1 for n, _ in parsed)
     task = progress.add_task(f"{info['dataset']} {wl.name}", total=steps) if progress else None
     tick = (lambda: progress.advance(task)) if progress else (lambda: None)
-    rows = []
+    entries = []
     for spec, (name, _) in zip(specs, parsed):
         try:
             label_, idx, build_s = build_index(spec, keys)
@@ -170,9 +185,8 @@ def run(keys: np.ndarray, info: dict, specs=DEFAULT_INDEXES, workload: Workload 
         for key in ("avg_log2_window", "max_window", "max_error", "leaves", "height", "fanout", "page_keys"):
             if key in stats:
                 base[key] = stats[key]
-        rows += _timed_rows(idx, label_, base, wl, qs, exp_s, up_s, modes, repeats, name not in SCALAR_ONLY, tick)
-        del idx
-    return rows
+        entries.append((idx, label_, base, name not in SCALAR_ONLY))
+    return _timed_rows_alternating(entries, wl, qs, exp_s, up_s, modes, repeats, tick)
 
 
 def _best(rows, prefix, mode, ds):
