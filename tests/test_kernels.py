@@ -95,6 +95,28 @@ def test_uint64_conversions_round_like_numpy(centre, root):
     _assert_same_windows(ref, comp, q, n_scalar=200)
 
 
+@pytest.mark.parametrize("dtype", ["uint64", "int64"])
+def test_gaps_wider_than_int64_window_like_the_reference(dtype):
+    """A leaf's prediction takes the query's gap to the leaf's first key; it is one
+    int64 conversion unless the gap overflows int64, which only keys or queries spread
+    over more than half the 64-bit range reach: both forms must give the reference's
+    windows, fallbacks and answers."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(11)
+    keys = np.unique(np.concatenate([
+        rng.integers(info.min, info.max, 5_000, dtype=dtype, endpoint=True),
+        np.array([info.min, info.min + 1, info.max - 1, info.max], dtype=dtype)]))
+    q = np.concatenate([keys, rng.integers(info.min, info.max, 5_000, dtype=dtype, endpoint=True),
+                        np.array([info.min, info.max, 0, 1], dtype=dtype)])
+    for leaves in (1, 2, 64):
+        ref = RMI(keys, backend="numpy", root="linear", leaves=leaves)
+        comp = RMI(keys, backend="compiled", root="linear", leaves=leaves)
+        _assert_same_windows(ref, comp, q, n_scalar=200)
+        np.testing.assert_array_equal(comp.searchsorted(q), np.searchsorted(keys, q))
+        np.testing.assert_array_equal(ref.searchsorted(q), np.searchsorted(keys, q))
+        assert ref.stats()["fallbacks"] == comp.stats()["fallbacks"]
+
+
 def test_kernel_counts_fallbacks_like_the_reference():
     keys = _keys("uint64", 50_000, 3)
     q = np.sort(np.random.default_rng(4).integers(0, 2 ** 64 - 1, 20_000, dtype=np.uint64))   # mostly absent

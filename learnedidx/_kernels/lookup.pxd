@@ -107,29 +107,20 @@ cdef inline void prefetch_window(const void* first, int64_t nbytes) noexcept nog
         LIDX_PREFETCH(p + (nbytes >> 1))
 
 
-cdef inline void search_group(const key_t* keys, const key_t** base, int64_t* length, const key_t* xs,
-                              int64_t gn, int64_t* out) noexcept nogil:
-    """Lower bounds of ``gn`` targets, each in its range ``[base[i], base[i] + length[i])``.
+cdef inline void search_passes(const key_t* keys, const key_t** base, int64_t* length, const key_t* xs,
+                               int64_t gn, int64_t longest, int64_t* out) noexcept nogil:
+    """Lower bounds of ``gn`` targets, each in its non-empty range ``[base[i], base[i] +
+    length[i])`` (the longest ``longest`` keys); ``out[i]`` is a position in ``keys``.
 
     The branch-free binary searches advance in lock step, each prefetching its next
-    probe, so that ``gn`` cache misses are in flight at once instead of one; ``out[i]``
-    is the position in ``keys`` (``base[i] - keys`` for an empty range).  Every search
-    takes as many halving steps as the longest range needs: one that is done keeps
-    probing its last key (a step of zero, in a line already cached), which is cheaper
-    than the branch that would skip it, since that branch mispredicts whenever the
-    ranges differ in length (at 20K keys, RMI 52.5 -> 35.8 ns on lognormal keys).
+    probe, so that ``gn`` cache misses are in flight at once instead of one.  Every
+    search takes as many halving steps as the longest range needs: one that is done
+    keeps probing its last key (a step of zero, in a line already cached), which is
+    cheaper than the branch that would skip it, since that branch mispredicts whenever
+    the ranges differ in length (at 20K keys, RMI 52.5 -> 35.8 ns on lognormal keys).
     """
-    cdef int64_t i, half, ln, longest = 0, passes = 0
+    cdef int64_t i, half, ln, passes = 0
     cdef const key_t* b
-    cdef char empty[GROUP]
-    for i in range(gn):
-        ln = length[i]
-        empty[i] = ln <= 0
-        if ln <= 0:                  # answered now; its steps probe keys[0], which exists
-            out[i] = base[i] - keys
-            base[i] = keys
-            length[i] = 1
-        longest = ln if ln > longest else longest
     while (<int64_t>1 << passes) < longest:
         passes += 1
     while passes > 0:
@@ -143,13 +134,12 @@ cdef inline void search_group(const key_t* keys, const key_t** base, int64_t* le
             length[i] = ln
             LIDX_PREFETCH(b + (ln >> 1))
     for i in range(gn):
-        if not empty[i]:
-            out[i] = (base[i] - keys) + (base[i][0] < xs[i])
+        out[i] = (base[i] - keys) + (base[i][0] < xs[i])
 
 
 cdef inline void search_fixed(const key_t* keys, const key_t** base, int64_t length, const key_t* xs,
                               int64_t gn, int64_t* out) noexcept nogil:
-    """``search_group`` for ranges that all have the same ``length`` (B-tree pages):
+    """``search_passes`` for ranges that all have the same ``length`` (B-tree pages):
     one shared step size, so no per-query length is loaded, halved and stored."""
     cdef int64_t i, half
     cdef const key_t* b
