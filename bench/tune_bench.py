@@ -18,6 +18,8 @@ Method: the runner's timed loop (``bench.runner``): random present keys drawn wi
 seed, answers precomputed with ``numpy.searchsorted``, every timed run checked (a wrong
 answer stops the benchmark); ns/lookup is the median of ``--repeats`` runs of one batch
 call on ``--queries`` keys, and of a Python loop of scalar calls on ``--scalar-queries``.
+All rows of a dataset are built first and timed in alternation, and so is the B-tree
+grid that picks the best B-tree.
 
 Run: ``python -m learnedidx.bench.tune_bench [--dataset lognormal --dataset gshhg_s2 ...]
 [--max-bytes 1000000] [--json out.json]`` (a few minutes: 10M-key builds and tuning).
@@ -49,18 +51,21 @@ def _budget_leaves(budget: int, root_bytes: int = 2048) -> int:
     return max(1, (budget - root_bytes) // 32)
 
 
-def _row(idx, name, info, keys, wl, qs, exp_s, repeats, build_s, extra=None):
-    """One result: both modes timed by the runner's checked loop, plus the window figures."""
+def _entry(idx, name, info, keys, build_s, extra=None):
+    """One index to time (``runner._timed_rows_alternating``), with its window figures."""
     stats = idx.stats() if hasattr(idx, "stats") else {}
     base = {"dataset": info["dataset"], "n": int(keys.size), "index": name, "bytes": int(idx.nbytes),
             "build_s": build_s, "avg_log2_window": stats.get("avg_log2_window"),
             "max_window": stats.get("max_window"), **(extra or {})}
-    timed = runner._timed_rows(idx, name, base, wl, qs, exp_s, None, ("batch", "scalar"), repeats, True,
-                               lambda: None)
-    out = dict(base)
-    for r in timed:
-        out[r["mode"]] = r["ns"]
-    return out
+    return idx, name, base, True
+
+
+def _timed(entries, wl, qs, exp_s, modes, repeats) -> list[dict]:
+    """One result per entry, its modes timed in alternation with the other entries."""
+    rows = {}
+    for r in runner._timed_rows_alternating(entries, wl, qs, exp_s, None, modes, repeats, lambda: None):
+        rows.setdefault(r["index"], {k: v for k, v in r.items() if k not in ("mode", "ns", "queries")})[r["mode"]] = r["ns"]
+    return list(rows.values())
 
 
 def _timed_build(fn):
@@ -70,23 +75,23 @@ def _timed_build(fn):
 
 
 def run_dataset(name: str, n, budget: int, args, log) -> list[dict]:
-    """All rows of one dataset."""
+    """All rows of one dataset: every index is built first, then all are timed in
+    alternation (``bench.runner``), so the machine's slow spells fall on all alike."""
     keys, info = datasets.load(name, n, args.seed)
     log(f"{name}: {keys.size:,} keys")
     wl = workloads.make(keys, "present", args.queries, args.seed + 1)
     qs = wl.queries[:args.scalar_queries].tolist()
     exp_s = wl.expected[:args.scalar_queries]
-    rows = []
+    entries = []
 
     result = tune(keys, max_bytes=budget, calibrate=not args.no_calibrate, seed=args.seed, log=log)
     idx, build_s = _timed_build(lambda: RMI(keys, **result.best))
     idx._check()
     c = result.best_candidate
-    rows.append(_row(idx, f"tuned RMI: {c.label()}", info, keys, wl, qs, exp_s, args.repeats, build_s,
-                     {"est_ns": c.est_ns, "est_avg_log2_window": c.avg_log2_window, "tune_s": result.seconds,
-                      "config": result.best}))
+    entries.append(_entry(idx, f"tuned RMI: {c.label()}", info, keys, build_s,
+                          {"est_ns": c.est_ns, "est_avg_log2_window": c.avg_log2_window, "tune_s": result.seconds,
+                           "config": result.best}))
     log(f"{name}: tuned in {result.seconds:.1f} s: {c.label()}")
-    del idx
 
     leaves = _budget_leaves(budget)
     fixed = [("linear root", dict(root="linear", leaves=leaves))]
@@ -97,29 +102,22 @@ def run_dataset(name: str, n, budget: int, args, log) -> list[dict]:
     for label, cfg in fixed:
         idx, build_s = _timed_build(lambda: RMI(keys, **cfg))
         idx._check()
-        name_ = f"{label}: {idx!r}"
         extra = {"config": cfg}
         if getattr(idx.root, "train_info", None):
             extra["train_info"] = {k: v for k, v in idx.root.train_info.items() if k != "losses"}
-        rows.append(_row(idx, name_, info, keys, wl, qs, exp_s, args.repeats, build_s, extra))
+        entries.append(_entry(idx, f"{label}: {idx!r}", info, keys, build_s, extra))
         log(f"{name}: {label} done")
-        del idx
 
     from learnedidx.baselines import BTree
-    best = None
+    grid = []
     for nb, pk in BTREE_GRID:
         tree, build_s = _timed_build(lambda: BTree(keys, node_bytes=nb, page_keys=pk))
-        timed = runner._timed_rows(tree, "BTree", {}, wl, qs, exp_s, None, ("batch",), args.repeats, True,
-                                   lambda: None)
-        ns = timed[0]["ns"]["median"]
-        if best is None or ns < best[0]:
-            best = (ns, nb, pk)
-        del tree
-    _, nb, pk = best
-    tree, build_s = _timed_build(lambda: BTree(keys, node_bytes=nb, page_keys=pk))
-    rows.append(_row(tree, f"best B-tree: BTree(node_bytes={nb}, page_keys={pk})", info, keys, wl, qs, exp_s,
-                     args.repeats, build_s, {"page_keys": pk}))
-    return rows
+        grid.append(_entry(tree, f"best B-tree: BTree(node_bytes={nb}, page_keys={pk})", info, keys, build_s,
+                           {"page_keys": pk}))
+    best = min(_timed(grid, wl, qs, exp_s, ("batch",), args.repeats), key=lambda r: r["batch"]["median"])
+    entries += [e for e in grid if e[1] == best["index"]]
+    del grid
+    return _timed(entries, wl, qs, exp_s, ("batch", "scalar"), args.repeats)
 
 
 def markdown(rows: list[dict], budget: int) -> str:
