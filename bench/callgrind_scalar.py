@@ -2,10 +2,10 @@
 
 Each implementation runs twice under callgrind: once with ``COUNT`` lookups and once
 with none (same build, same ``COUNT`` queries drawn, so drawing them cancels out); the
-difference divided by ``COUNT`` is the cost of one lookup.  Scalar (default): each index is called through its ``scalar_fn`` (as
-in ``learnedidx bench``'s scalar rows), the Python loop and call included.  ``--batch``:
-one ``searchsorted`` call on an array of ``COUNT`` queries (the batch rows' call), its
-numpy passes included.  Run:
+difference divided by ``COUNT`` is the cost of one lookup.  Scalar (default): each index
+is called through its ``scalar_fn`` (as in ``learnedidx bench``'s scalar rows), the
+Python loop and call included.  ``--batch``: one ``searchsorted`` call on an array of
+``COUNT`` queries (the batch rows' call), its numpy passes included.  Run:
 
     python -m learnedidx.bench.callgrind_scalar [--n 1000000] [--count 20000] [--batch] [--impl SPEC ...]
 """

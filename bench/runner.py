@@ -138,11 +138,6 @@ def _timed_rows_alternating(entries, wl: Workload, qs, exp_s, up_s, modes, repea
             for k, (_, _, base, _) in enumerate(entries) for mode in modes if (k, mode) in times]
 
 
-def _timed_rows(idx, name, base, wl: Workload, qs, exp_s, up_s, modes, repeats, batch_ok, tick):
-    """Time one built index on one workload in the requested modes; check every run."""
-    return _timed_rows_alternating([(idx, name, base, batch_ok)], wl, qs, exp_s, up_s, modes, repeats, tick)
-
-
 def run(keys: np.ndarray, info: dict, specs=DEFAULT_INDEXES, workload: Workload | None = None,
         scalar_queries: int = 200_000, repeats: int = 5, modes=("batch", "scalar"), progress=None,
         log=print) -> list[dict]:
