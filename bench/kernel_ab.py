@@ -22,7 +22,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -94,7 +93,8 @@ def _kernel(idx, pkg: str):
 
 def compare(keys: np.ndarray, specs, sides, queries: int, repeats: int, seed: int):
     """``(spec, {side: median ns})`` rows; the sides' calls alternate, every answer checked."""
-    from .runner import build_index
+    from .runner import _check, build_index
+    from .timing import summary_ns, time_runs
     q = keys[np.random.default_rng(seed).integers(0, keys.size, queries)]
     expected = np.searchsorted(keys, q)
     out = np.empty(q.size, dtype=np.int64)
@@ -105,12 +105,9 @@ def compare(keys: np.ndarray, specs, sides, queries: int, repeats: int, seed: in
         for _ in range(repeats):
             for name, k in kernels.items():
                 out[:] = -1
-                t0 = time.perf_counter()
-                k.lower_bound_batch(q, out)
-                times[name].append(time.perf_counter() - t0)
-                if not np.array_equal(out, expected):
-                    raise AssertionError(f"{spec}: the {name} kernels returned a wrong answer")
-        yield spec, {name: float(np.median(t)) * 1e9 / q.size for name, t in times.items()}
+                times[name] += time_runs(lambda: k.lower_bound_batch(q, out), 1)[0]
+                _check(f"{spec}: the {name} kernels", out, expected)
+        yield spec, {name: summary_ns(t, q.size)["median"] for name, t in times.items()}
 
 
 def main(argv=None) -> int:

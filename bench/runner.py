@@ -129,10 +129,10 @@ def _timed_rows_alternating(entries, wl: Workload, qs, exp_s, up_s, modes, repea
         jobs = [(k, name, *_timed_call(idx, wl, qs, exp_s, up_s, mode))
                 for k, (idx, name, _, batch_ok) in enumerate(entries) if mode != "batch" or batch_ok]
         for _ in range(repeats):
-            for k, name, fn, expected, _count in jobs:
+            for k, name, fn, expected, count in jobs:
                 t, got = time_runs(fn, 1)
                 _check(name, got, expected)
-                times.setdefault((k, mode), ([], _count))[0].extend(t)
+                times.setdefault((k, mode), ([], count))[0].extend(t)
                 tick()
     return [dict(base, mode=mode, queries=times[k, mode][1], ns=summary_ns(*times[k, mode]))
             for k, (_, _, base, _) in enumerate(entries) for mode in modes if (k, mode) in times]
