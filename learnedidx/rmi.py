@@ -849,9 +849,11 @@ class RMI(IndexBase):
         need(rec.dtype == leaf_dtype(self.dtype) and rec.shape == (self.n_leaves,), "leaf records")
         counts = arrays["leaf_counts"]
         need(counts.dtype == np.int64 and counts.shape == (self.n_leaves,), "leaf counts")
-        # counts in [0, n] and no running total past n: an int64 sum of forged counts cannot wrap to n
-        need(bool(np.all((counts >= 0) & (counts <= self._n))) and int(np.cumsum(counts).max(initial=0)) <= self._n
-             and int(counts.sum()) == self._n, "leaf counts must add up to n")
+        # counts in [0, n] whose running total never passes n and ends at n: an int64 sum of
+        # forged counts cannot wrap around to n
+        total = np.cumsum(counts)
+        need(bool(np.all((counts >= 0) & (counts <= self._n))) and int(total.max(initial=0)) <= self._n
+             and (int(total[-1]) if total.size else 0) == self._n, "leaf counts must add up to n")
         self._leaves, self._key_leaf_counts = rec, counts
         self._mid_kind, self._mid_size, self._mid_lists = Linear.kind, 0, None
         self.middle_model, self.middle_params = meta["middle_model"], dict(meta["middle_params"])

@@ -343,7 +343,7 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
             else:                          # route() with the state's scalars in registers
                 t = normalise(xd, xlo, xhi, xlo_half, inv)
                 leaf[i] = clamp_index(eval_radix(p, nb, last, t) if radix else p[0] + p[1] * t, n_leaves)
-            LIDX_PREFETCH(leaves + leaf[i] * 32)
+            LIDX_PREFETCH(leaves + leaf[i] * <int64_t>sizeof(LeafU))     # LeafI and LeafF: the same size
         longest = 0
         for i in range(gn):
             leaf_window(st, xs[g0 + i], leaf[i], &a, &b)
@@ -433,7 +433,7 @@ cdef class RMIKernel(LookupKernel):
         cdef const unsigned char[::1] sv = seps.view(np.uint8)
         if seps.dtype != keys.dtype:
             raise ValueError("separators must have the key dtype")
-        if leaves.dtype.itemsize != 32:
+        if leaves.dtype.itemsize != sizeof(LeafU):
             raise ValueError("leaf records must be 32 bytes")
         _check_model(root_kind, root_vec, root_size)
         if stages == 3:
