@@ -246,10 +246,9 @@ def test_verify_policy_for_large_sections(tmp_path):
     path = str(tmp_path / "big.lidx")
     learnedidx.save(learnedidx.RMI(keys), path)
     data = bytearray(open(path, "rb").read())
-    doc, _ = sf.split(bytes(data))
-    keys_sec = next(s for s in doc["sections"] if s["name"] == "keys")
-    assert keys_sec["nbytes"] > fmt.SMALL_SECTION
-    data[keys_sec["offset"] + 8 * 1000] ^= 0x01                  # one key changes, order kept
+    offset, nbytes = sf.section(bytes(data), "keys")
+    assert nbytes > fmt.SMALL_SECTION
+    data[offset + 8 * 1000] ^= 0x01                              # one key changes, order kept
     open(path, "wb").write(data)
     learnedidx.load(path)                                        # mmap, default: large sections unchecked
     learnedidx.load(path, verify=False, mmap=False)
@@ -263,9 +262,7 @@ def test_verify_policy_for_large_sections(tmp_path):
 
 def test_small_sections_are_always_verified(saved, tmp_path):
     data = bytearray(open(saved["rmi_u64"], "rb").read())
-    doc, _ = sf.split(bytes(data))
-    leaves = next(s for s in doc["sections"] if s["name"] == "leaves")
-    data[leaves["offset"] + 3] ^= 0x10
+    data[sf.section(bytes(data), "leaves")[0] + 3] ^= 0x10
     path = tmp_path / "x.lidx"
     path.write_bytes(bytes(data))
     for mm in (True, False):
