@@ -184,6 +184,8 @@ def thresholds(profile: str):
     with pytest.MonkeyPatch.context() as mp:
         for k, v in consts.items():
             mp.setattr(store, k, v)
+        if "LOAD" in consts:
+            mp.setattr(store.Store, "_load", consts["LOAD"])    # what each container starts with
         yield
 
 

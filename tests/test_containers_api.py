@@ -116,8 +116,11 @@ class TestConstruct:
         sl.add(3)
         sl.add(1.0)                    # an integral float is exactly an int64
         assert sl.dtype == np.int64 and list(sl) == [1, 3]
-        with pytest.raises(ValueError):
-            sl.add(1.5)
+        sl.add(1.5)                    # an inferred dtype widens, as a list holds ints and floats
+        assert sl.dtype == np.float64 and list(sl) == [1, 1.5, 3]
+        given = SortedList([3], dtype=np.int64)
+        with pytest.raises(ValueError, match="dtype=np.float64"):
+            given.add(1.5)             # a dtype the caller chose never changes
         d = SortedDict()
         d[0.25] = "x"
         assert d.dtype == np.float64
@@ -528,14 +531,14 @@ class TestRefusedKeys:
         sl += SortedList([4.0])
         assert list(sl) == [1, 2, 3, 4, 5] and sl.dtype == np.int64
         with pytest.raises(ValueError):
-            sl.update(SortedList([0.5]))
-        with pytest.raises(ValueError):
             SortedList([0.5], dtype=np.float32).update(SortedList([0.1]))
-        assert list(sl) == [1, 2, 3, 4, 5]
+        sl.update(SortedList([0.5]))          # the inferred int64 widens to float64
+        assert list(sl) == [0.5, 1, 2, 3, 4, 5] and sl.dtype == np.float64
 
     def test_refused_initial_keys_in_inference(self):
         with pytest.raises(ValueError):
-            SortedList([1, 2 ** 64])          # fits neither int64 nor uint64
+            SortedList([1, 2 ** 64 + 1])      # fits neither int64 nor uint64 nor float64 exactly
+        assert SortedList([-1, 2 ** 64]).dtype == np.float64     # float64 holds both exactly
         with pytest.raises(ValueError):
             SortedList([1.0, math.nan])
         with pytest.raises(TypeError):

@@ -499,7 +499,8 @@ class SortedDictMachine(_Machine):
             if self.VALUE_DTYPE is not None:
                 values = np.array(values, dtype=self.VALUE_DTYPE)
             kw = {"value_dtype": self.VALUE_DTYPE} if self.VALUE_DTYPE is not None else {}
-            self.c = SortedDict.from_arrays(keys, values, **kw)
+            # dtype= fixes the key dtype (an array's own dtype is only inferred, and widens)
+            self.c = SortedDict.from_arrays(keys, values, dtype=self.dtype, **kw)
 
     # ------------------------------------------------------------ mutations
     @rule(data=st.data())

@@ -2,9 +2,12 @@
 import copy
 import pickle
 import random
+from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sortedcontainers = pytest.importorskip("sortedcontainers")
 
@@ -17,6 +20,7 @@ def small_store(monkeypatch):
     """Tiny buffer limits and chunk loads, so short runs cross many merges and splits."""
     monkeypatch.setattr(_store, "BUF_MIN", 40)
     monkeypatch.setattr(_store, "LOAD", 4)
+    monkeypatch.setattr(_store.Store, "_load", 4)
     monkeypatch.setattr(_store, "CHUNK", 16)
     monkeypatch.setattr(_store, "SHIFT", 3)
     monkeypatch.setattr(_store, "BLOCK", 8)
@@ -347,3 +351,114 @@ def test_exactness_of_casts():
     with pytest.raises(TypeError):
         SortedDict.from_arrays(np.array([1, 2]), np.array([None, 1.0], dtype=object), value_dtype=np.float64)
     assert v == {1: 1.0}
+
+
+def test_fractions_are_kept_exactly_or_refused():
+    sl = SortedList([1.0])
+    with pytest.raises(ValueError, match="round it"):
+        sl.add(Fraction(1, 3))                        # float(1/3) would be a different key
+    sl.add(Fraction(1, 2))
+    assert list(sl) == [0.5, 1.0] and Fraction(1, 2) in sl and Fraction(1, 3) not in sl
+    for bad in (lambda: SortedSet([1.0]).add(Fraction(1, 3)),
+                lambda: SortedDict({1.0: "a"}).__setitem__(Fraction(1, 3), "x"),
+                lambda: SortedDict({1.0: "a"}).setdefault(Fraction(2 ** 60 + 1), "x")):
+        with pytest.raises(ValueError):
+            bad()
+    il = SortedList([0])
+    il.add(Fraction(2 ** 60 + 1))                      # an integral Fraction is an exact int64
+    assert list(il) == [0, 2 ** 60 + 1] and il.dtype == np.int64
+
+
+#: Keys of which every mix has an exact common dtype: ints within float64's exact range,
+#: any finite or infinite float, and multiples of 2**11 in [2**63, 2**64) (exact as
+#: float64, and uint64 when no negative key joins them).
+_MIXED = st.one_of(st.integers(-2 ** 53, 2 ** 53), st.floats(allow_nan=False),
+                   st.integers(2 ** 52, 2 ** 53 - 1).map(lambda v: v << 11))
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=st.lists(st.tuples(st.sampled_from(["add", "discard", "update"]),
+                              st.lists(_MIXED, min_size=1, max_size=4)), max_size=25))
+def test_inferred_dtype_widens_like_a_list(ops):
+    """A container without ``dtype=`` holds any mix of ints and floats, as sortedcontainers does."""
+    for cls, ref in ((SortedList, sortedcontainers.SortedList), (SortedSet, sortedcontainers.SortedSet),
+                     (SortedDict, sortedcontainers.SortedDict)):
+        ours, want = cls(), ref()
+        for op, vals in ops:
+            if op == "add":
+                for v in vals:
+                    if cls is SortedDict:
+                        ours[v] = want[v] = len(want)
+                    else:
+                        ours.add(v)
+                        want.add(v)
+            elif op == "discard":
+                for v in vals:
+                    ours.pop(v, None) if cls is SortedDict else ours.discard(v)
+                    want.pop(v, None) if cls is SortedDict else want.discard(v)
+            else:
+                pairs = [(v, i) for i, v in enumerate(vals)]
+                ours.update(pairs if cls is SortedDict else vals)
+                want.update(pairs if cls is SortedDict else vals)
+            assert list(ours.items() if cls is SortedDict else ours) == list(want.items() if cls is SortedDict else want)
+            ours._check()
+
+
+def test_given_dtype_never_widens():
+    for make in (lambda: SortedList([1], dtype=np.int64), lambda: SortedSet([1], dtype="int64"),
+                 lambda: SortedDict({1: 0}, dtype=np.int64), lambda: SortedList.from_arrays([1], dtype=np.int64),
+                 lambda: pickle.loads(pickle.dumps(SortedList([1], dtype=np.int64))),
+                 lambda: SortedList([1], dtype=np.int64) * 1, lambda: SortedList._from_state(*SortedList([1], dtype=np.int64)._state()),
+                 lambda: copy.copy(SortedSet([1], dtype="int64"))):
+        c = make()
+        is_dict = isinstance(c, SortedDict)
+        with pytest.raises(ValueError, match="dtype=np.float64"):
+            c.update([(0.5, 1)] if is_dict else [0.5])
+        with pytest.raises(ValueError, match="dtype=np.float64"):
+            c.__setitem__(0.5, 1) if is_dict else c.add(0.5)
+        assert c.dtype == np.int64 and len(c) == 1
+    sl = SortedList([1], dtype=np.int64)
+    sl.clear()
+    with pytest.raises(ValueError):
+        sl.add(0.5)
+    assert SortedSet([1, 2]).__xor__([0.5]) == {0.5, 1, 2}           # a new, wider result ...
+    s = SortedSet([1, 2])
+    s.intersection([0.5, 1])
+    assert s.dtype == np.int64                                         # ... leaves this set as it was
+
+
+def test_widening_without_a_common_dtype_is_refused():
+    sl = SortedList([2 ** 53 + 1])
+    with pytest.raises(ValueError, match="no supported dtype"):
+        sl.add(0.5)
+    with pytest.raises(ValueError, match="no supported dtype"):
+        sl.update([0.5, 2.5])
+    assert list(sl) == [2 ** 53 + 1] and sl.dtype == np.int64
+
+
+@pytest.mark.parametrize("load", [1, 2, 7])
+def test_reset_load_like_sortedcontainers(load):
+    rng = random.Random(load)
+    ours, ref = SortedList(), sortedcontainers.SortedList()
+    ours._reset(load)
+    for step in range(400):
+        x = rng.randint(0, 50)
+        if rng.random() < 0.6:
+            ours.add(x)
+            ref.add(x)
+        else:
+            ours.discard(x)
+            ref.discard(x)
+        if step % 37 == 0:
+            ours._reset(rng.randint(1, 9))
+        assert list(ours) == list(ref)
+    ours._check()
+    d = SortedDict({3: "c", 1: "a"})
+    d[2] = "b"
+    d._reset(1)
+    d[0] = "z"
+    assert list(d.items()) == [(0, "z"), (1, "a"), (2, "b"), (3, "c")]
+    d._check()
+    for bad in (0, -1, 1.5, "3"):
+        with pytest.raises(ValueError):
+            ours._reset(bad)

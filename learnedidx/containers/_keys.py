@@ -22,10 +22,12 @@ import numpy as np
 from .._validate import check_dtype
 
 
-def _fix(dtype: np.dtype) -> str:
-    """The advice naming a dtype that would hold the rejected key."""
+def _fix(dtype: np.dtype, x=None) -> str:
+    """The advice naming a dtype that would hold the rejected key ``x``."""
     if dtype.kind in "iu":
         return "build the container with dtype=np.float64"
+    if isinstance(x, numbers.Rational) and x.denominator != 1:
+        return "no supported dtype holds it exactly: round it with float() first if that is acceptable"
     return "use an integer dtype (e.g. dtype=np.int64) for large integer keys"
 
 
@@ -48,13 +50,16 @@ def infer_dtype(x) -> np.dtype:
             return np.dtype(np.float64)
         if dt.kind in "iuf":
             return check_dtype(dt)
-    if isinstance(x, numbers.Integral):
+    if isinstance(x, numbers.Integral) or isinstance(x, numbers.Rational) and x.denominator == 1:
         v = int(x)
         if -2 ** 63 <= v < 2 ** 63:
             return np.dtype(np.int64)
         if 0 <= v < 2 ** 64:
             return np.dtype(np.uint64)
-        raise ValueError(f"key {v} fits neither int64 nor uint64; pass dtype=np.float64 if rounding is acceptable")
+        if float(v) == v if abs(v) < 2 ** 1024 else False:
+            return np.dtype(np.float64)                # 2**70 is a float64 exactly
+        raise ValueError(f"key {v} fits neither int64 nor uint64 nor exactly float64; pass dtype=np.float64 "
+                         "if rounding is acceptable")
     if isinstance(x, numbers.Real):
         return np.dtype(np.float64)
     raise TypeError(f"key {x!r} is not a number; containers hold int or float keys")
@@ -70,6 +75,10 @@ def key_of(dtype: np.dtype, x):
         if t is int:
             v = x
         elif isinstance(x, (bool, np.bool_)) or isinstance(x, numbers.Integral):
+            v = int(x)
+        elif isinstance(x, numbers.Rational):          # a Fraction: exact without a float
+            if x.denominator != 1:
+                raise ValueError(f"key {x!r} is not exactly representable as {dtype}; {_fix(dtype)}")
             v = int(x)
         elif isinstance(x, numbers.Real):
             f = x
@@ -105,9 +114,14 @@ def key_of(dtype: np.dtype, x):
         if f != v:
             raise ValueError(f"key {v} is not exactly representable as {dtype}; {_fix(dtype)}")
     elif isinstance(x, numbers.Real):
-        f = float(x)
-        if isinstance(x, np.floating) and x.dtype.itemsize > 8 and not (f == x or math.isnan(f)):
-            raise ValueError(f"key {x!r} is not exactly representable as {dtype}")
+        # a long double, a Fraction, any other Real: kept only if float() is exact (== compares
+        # exactly across these types)
+        try:
+            f = float(x)
+        except OverflowError:
+            raise ValueError(f"key {x!r} is not exactly representable as {dtype}; {_fix(dtype)}") from None
+        if not (f == x or f != f):
+            raise ValueError(f"key {x!r} is not exactly representable as {dtype}; {_fix(dtype, x)}")
     else:
         raise TypeError(f"key {x!r} is not a number; this container holds {dtype} keys")
     if f != f:
@@ -177,8 +191,7 @@ def _infer_sequence(seq) -> np.ndarray:
             return np.asarray(seq, dtype=np.int64)
         if 0 <= lo and hi < 2 ** 64:
             return np.asarray(seq, dtype=np.uint64)
-        raise ValueError("these integer keys fit neither int64 nor uint64; pass dtype=np.float64 "
-                         "if rounding is acceptable")
+        return _exact_floats(seq)
     if kind in "biu":
         if kind == "b" or arr.dtype.itemsize < 8:
             return arr.astype(np.int64)
@@ -191,11 +204,17 @@ def _infer_sequence(seq) -> np.ndarray:
     for x in seq:
         if not isinstance(x, numbers.Real):
             raise TypeError(f"key {x!r} is not a number; containers hold int or float keys")
-    if all(isinstance(x, numbers.Integral) for x in seq):
-        raise ValueError("these integer keys fit neither int64 nor uint64; pass dtype=np.float64 "
-                         "if rounding is acceptable")
+    return _exact_floats(seq)
+
+
+def _exact_floats(seq) -> np.ndarray:
+    """Numbers that no 64-bit integer dtype holds together, as float64 if each is exact there."""
     f64 = np.dtype(np.float64)
-    return np.asarray([key_of(f64, x) for x in seq], dtype=f64)
+    try:
+        return np.asarray([key_of(f64, x) for x in seq], dtype=f64)
+    except ValueError as e:
+        raise ValueError(f"{e}; no supported dtype holds all these keys exactly (integers that fit "
+                         "neither int64 nor uint64 must be exact float64 values)") from None
 
 
 def _cast_array(dtype, arr: np.ndarray) -> np.ndarray:
@@ -230,6 +249,42 @@ def _cast_array(dtype, arr: np.ndarray) -> np.ndarray:
         fix = "build the container with dtype=np.float64" if src.kind == dtype.kind == "f" else _fix(dtype)
         raise ValueError(f"key {bad!r} is not exactly representable as {dtype}; {fix}")
     return out
+
+
+def common_key_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype | None:
+    """The supported key dtype that holds every key of ``a`` and of ``b`` exactly, or None.
+
+    Integers stay integers while one of int64 / uint64 covers both ranges; a float on
+    either side (or integers no 64-bit type covers) gives float32 when both are float32,
+    else float64, which must hold every integer exactly (``2**53 + 1`` has no common dtype
+    with ``0.5``).  This is how a container whose dtype was inferred widens it.
+
+    Runtime complexity: ``O(len(a) + len(b))``.
+
+    >>> common_key_dtype(np.array([1, 2]), np.array([2.5])), common_key_dtype(np.array([1]), np.array([2**63], dtype=np.uint64))
+    (dtype('float64'), dtype('uint64'))
+    >>> common_key_dtype(np.array([2**53 + 1]), np.array([0.5])) is None
+    True
+    """
+    kinds = a.dtype.kind + b.dtype.kind
+    if "f" in kinds:
+        same32 = a.dtype == b.dtype == np.float32
+        target = np.dtype(np.float32 if same32 else np.float64)
+    else:
+        ends = [int(v) for arr in (a, b) if arr.size for v in (arr.min(), arr.max())]
+        lo, hi = (min(ends), max(ends)) if ends else (0, 0)
+        if -2 ** 63 <= lo and hi < 2 ** 63:
+            target = np.dtype(np.int64)
+        elif 0 <= lo and hi < 2 ** 64:
+            target = np.dtype(np.uint64)
+        else:
+            target = np.dtype(np.float64)
+    for arr in (a, b):
+        if arr.dtype != target and not _safe(arr.dtype, target):
+            with np.errstate(all="ignore"):
+                if not _lossless(arr, arr.astype(target)):
+                    return None
+    return target
 
 
 def _safe(src: np.dtype, dst: np.dtype) -> bool:

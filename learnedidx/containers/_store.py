@@ -51,7 +51,7 @@ import numpy as np
 
 from .._queries import BELOW, array_targets, as_query_array, scalar_target
 from .._validate import check_dtype
-from ._keys import infer_dtype, key_of
+from ._keys import common_key_dtype, infer_dtype, key_of, keys_array
 
 #: Buffer chunk load: chunks hold at most ``2 * LOAD`` keys, as in sortedcontainers.
 LOAD = 1000
@@ -136,6 +136,10 @@ class Store:
 
     _has_values = False
     _unique = False
+    #: Whether the caller chose the key dtype (``dtype=``): only an inferred dtype widens.
+    _dtype_given = False
+    #: This container's buffer chunk load (``_reset`` changes it).
+    _load = LOAD
 
     # ------------------------------------------------------------------ set-up
 
@@ -192,6 +196,31 @@ class Store:
         self._barr = None
         self._bvarr = None
 
+    def _reset(self, load) -> None:
+        """Set the buffer's chunk load and re-chunk the buffer (sortedcontainers' ``_reset``).
+
+        Only the insert buffer is chunked; small loads make its chunk splits and joins
+        happen after a few updates, which is what tests written for sortedcontainers use
+        ``_reset`` for.  Runtime complexity: ``O(buffer)``.
+
+        >>> from learnedidx import SortedList
+        >>> sl = SortedList(); sl._reset(4); sl.update([5, 1, 4, 2, 3, 0, 6, 7, 9]); sl._check(); sl
+        SortedList([0, 1, 2, 3, 4, 5, 6, 7, 9])
+        """
+        load = int(load) if isinstance(load, (int, np.integer)) else load
+        if not isinstance(load, int) or load < 1:
+            raise ValueError(f"load must be a positive int, got {load!r}")
+        self._load = load
+        keys = list(chain.from_iterable(self._lists))
+        vals = None if self._vlists is None else list(chain.from_iterable(self._vlists))
+        self._reset_buffer()
+        for a in range(0, len(keys), load):
+            self._lists.append(keys[a:a + load])
+            self._maxes.append(keys[min(a + load, len(keys)) - 1])
+            if vals is not None:
+                self._vlists.append(vals[a:a + load])
+        self._blen = len(keys)
+
     def _set_dtype(self, dtype) -> None:
         self._dtype = check_dtype(dtype)
         if self._ns == 0:
@@ -225,7 +254,67 @@ class Store:
         if dt is None:
             self._set_dtype(infer_dtype(x))
             dt = self._dtype
-        return key_of(dt, x)
+        try:
+            return key_of(dt, x)
+        except ValueError as e:
+            if self._dtype_given or x != x:
+                raise
+            try:
+                new = keys_array(None, [x])
+            except (TypeError, ValueError):
+                raise e from None
+            self._retype(self._widened(new, e))
+            return key_of(self._dtype, x)
+
+    def _keys_in(self, values, retype: bool = True) -> np.ndarray:
+        """Many keys as an array of the key dtype, widening an inferred dtype if they need it.
+
+        With ``retype=False`` the container keeps its dtype and the array comes back in the
+        wider one (for results that are new containers).
+
+        >>> from learnedidx import SortedList
+        >>> sl = SortedList([1, 2]); sl._keys_in([0.5]), sl.dtype
+        (array([0.5]), dtype('float64'))
+        """
+        if not isinstance(values, (np.ndarray, list, tuple, Store)):
+            values = list(values)              # an iterator is read once
+        if isinstance(values, Store):
+            values = values._arrays()[0]
+        try:
+            return keys_array(self._dtype, values)
+        except ValueError as e:
+            if self._dtype_given or self._dtype is None:
+                raise
+            try:
+                new = keys_array(None, values)
+            except (TypeError, ValueError):
+                raise e from None
+            target = self._widened(new, e)
+            if retype:
+                self._retype(target)
+            return new.astype(target)
+
+    def _widened(self, new: np.ndarray, err: ValueError) -> np.dtype:
+        """The dtype that holds this container's keys and ``new`` exactly, or raise.
+
+        A container whose dtype was inferred widens it the way a Python list holds ints and
+        floats side by side: int64 keys meeting ``2.5`` become float64 (if every key is exact
+        there), meeting ``2**63`` uint64; a dtype given with ``dtype=`` never changes.
+        """
+        target = common_key_dtype(self._arrays()[0], new)
+        if target is None:
+            raise ValueError(f"{err}; no supported dtype holds these keys and the container's "
+                             f"{self._dtype} keys exactly (float64 holds integers only up to 2**53)") from None
+        return target
+
+    def _retype(self, dtype: np.dtype) -> None:
+        """Convert every key to ``dtype`` (exact: chosen by ``_widened``) and retrain.
+
+        Runtime complexity: ``O(n)``, once per widening.
+        """
+        keys, vals = self._arrays()
+        self._dtype = dtype
+        self._load_arrays(keys.astype(dtype), vals)
 
     def _load_arrays(self, keys: np.ndarray, vals=None, rmi=None, owned: bool = False) -> None:
         """Replace the whole content by sorted ``keys`` (and aligned ``vals``; see ``_set_static``)."""
@@ -395,7 +484,7 @@ class Store:
                 lst.insert(j, x)
             if self._vlists is not None:
                 self._vlists[i].insert(j, v)
-            if len(lst) > 2 * LOAD:
+            if len(lst) > 2 * self._load:
                 self._bsplit(i)
             elif self._bfen is not None:
                 fen_add(self._bfen, i, 1)
@@ -438,7 +527,7 @@ class Store:
             if vlists is not None:
                 del vlists[i]
             self._bfen = None
-        elif len(lst) < (LOAD >> 1) and len(lists) > 1:
+        elif len(lst) < (self._load >> 1) and len(lists) > 1:
             k = i - 1 if i else 0                 # merge chunk k and k + 1
             lists[k].extend(lists[k + 1])
             del lists[k + 1], maxes[k + 1]
@@ -447,7 +536,7 @@ class Store:
                 vlists[k].extend(vlists[k + 1])
                 del vlists[k + 1]
             self._bfen = None
-            if len(lists[k]) > 2 * LOAD:
+            if len(lists[k]) > 2 * self._load:
                 self._bsplit(k)
         else:
             maxes[i] = lst[-1]
@@ -751,7 +840,7 @@ class Store:
         prev = None
         for lst, mx in zip(lists, maxes):
             assert lst, "empty buffer chunk"
-            assert len(lst) <= 2 * LOAD, "buffer chunk too long"
+            assert len(lst) <= 2 * self._load, "buffer chunk too long"
             assert lst[-1] == mx, "buffer chunk max"
             assert all(a <= b for a, b in zip(lst, lst[1:])), "buffer chunk unsorted"
             if prev is not None:

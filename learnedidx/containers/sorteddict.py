@@ -70,6 +70,7 @@ class SortedDict(_SortedBase, MutableMapping):
         if len(args) > 1:
             raise TypeError(f"SortedDict expected at most 1 positional argument, got {len(args)}")
         self._init_store(dtype, value_dtype)
+        self._dtype_given = dtype is not None
         if args:
             self._merge_pairs(*self._pairs(args[0]))
 
@@ -110,7 +111,7 @@ class SortedDict(_SortedBase, MutableMapping):
         k, v = cls._prepare(karr, vals)
         vd = None if vals.dtype == object else vals.dtype
         # the values may be the caller's array: _from_sorted_arrays loads them copy-on-write
-        return cls._from_sorted_arrays(k, v, dtype=karr.dtype, value_dtype=vd)
+        return cls._from_sorted_arrays(k, v, dtype=karr.dtype, value_dtype=vd, dtype_given=dtype is not None)
 
     @classmethod
     def fromkeys(cls, iterable, value=None):
@@ -129,7 +130,7 @@ class SortedDict(_SortedBase, MutableMapping):
         if isinstance(arg, Store):
             keys, vals = arg._arrays()
             if self._dtype is not None:
-                keys = keys_array(self._dtype, keys)
+                keys = self._keys_in(keys)
             return keys, values_array(self._vdtype, vals, keys.shape[0])
         if isinstance(arg, Mapping):
             ks = list(arg.keys())
@@ -140,7 +141,7 @@ class SortedDict(_SortedBase, MutableMapping):
                 k, v = pair
                 ks.append(k)
                 vs.append(v)
-        keys = keys_array(self._dtype, ks)
+        keys = self._keys_in(ks)
         return keys, values_array(self._vdtype, vs, len(vs))
 
     def _merge_pairs(self, keys: np.ndarray, vals: np.ndarray) -> None:
@@ -345,7 +346,7 @@ class SortedDict(_SortedBase, MutableMapping):
         >>> d = SortedDict({1: 1.0}, value_dtype=float); d.set_many(np.array([1, 5]), np.array([2.0, 3.0])); d
         SortedDict({1: 2.0, 5: 3.0})
         """
-        karr = _private(keys_array(self._dtype, keys), keys)
+        karr = _private(self._keys_in(keys), keys)
         self._merge_pairs(karr, values_array(self._vdtype, values, karr.shape[0]))
 
     def get_many(self, keys, default=_NOT_GIVEN):
@@ -472,7 +473,7 @@ class SortedDict(_SortedBase, MutableMapping):
     def __ror__(self, other):
         if not isinstance(other, Mapping):
             return NotImplemented
-        new = type(self)(other, dtype=self._dtype, value_dtype=self._vdtype)
+        new = type(self)(other, dtype=self._dtype if self._dtype_given else None, value_dtype=self._vdtype)
         new.update(self)
         return new
 
@@ -496,7 +497,7 @@ class SortedDict(_SortedBase, MutableMapping):
     def __reduce__(self):
         keys, vals = self._arrays()
         return (_restore, (type(self), None if self._dtype is None else self._dtype.name, keys, vals,
-                           None if self._vdtype is None else self._vdtype.str))
+                           None if self._vdtype is None else self._vdtype.str, self._dtype_given))
 
     @recursive_repr()
     def __repr__(self):

@@ -21,9 +21,9 @@ from ._keys import keys_array
 from ._store import Store
 
 
-def _restore(cls, dtype, keys, values=None, value_dtype=None):
+def _restore(cls, dtype, keys, values=None, value_dtype=None, dtype_given=False):
     """Unpickle helper: rebuild a container of class ``cls`` from its arrays."""
-    return cls._from_sorted_arrays(keys, values, dtype=dtype, value_dtype=value_dtype)
+    return cls._from_sorted_arrays(keys, values, dtype=dtype, value_dtype=value_dtype, dtype_given=dtype_given)
 
 
 def _private(arr: np.ndarray, source) -> np.ndarray:
@@ -94,7 +94,7 @@ class _SortedBase(Store):
         if not isinstance(keys, np.ndarray):
             keys = np.asarray(keys) if not isinstance(keys, (list, tuple)) else keys
         arr = keys_array(None if dtype is None else np.dtype(dtype), keys)
-        return cls._from_sorted_arrays(*cls._prepare(arr, None), dtype=arr.dtype)
+        return cls._from_sorted_arrays(*cls._prepare(arr, None), dtype=arr.dtype, dtype_given=dtype is not None)
 
     @classmethod
     def _prepare(cls, keys: np.ndarray, vals):
@@ -115,23 +115,19 @@ class _SortedBase(Store):
         return np.ascontiguousarray(keys), vals
 
     @classmethod
-    def _from_sorted_arrays(cls, keys, values=None, *, dtype=None, value_dtype=None):
+    def _from_sorted_arrays(cls, keys, values=None, *, dtype=None, value_dtype=None, dtype_given=False):
         self = cls.__new__(cls)
         kw = {"value_dtype": value_dtype} if cls._has_values else {}
         self._init_store(dtype, **kw)
+        self._dtype_given = dtype_given
         self._load_arrays(keys, values)
         return self
 
     def _bulk(self, iterable) -> None:
         """Add many values: one by one when few, else one merge and retrain."""
-        if isinstance(iterable, Store) and self._dtype is None:
-            self._set_dtype(iterable.dtype) if iterable.dtype is not None else None
-        if isinstance(iterable, Store):
-            arr = iterable._arrays()[0]
-            if self._dtype is not None:
-                arr = keys_array(self._dtype, arr)
-        else:
-            arr = keys_array(self._dtype, iterable)
+        if isinstance(iterable, Store) and self._dtype is None and iterable.dtype is not None:
+            self._set_dtype(iterable.dtype)
+        arr = self._keys_in(iterable)
         if arr.size == 0:
             return
         if self._dtype is None:
@@ -423,11 +419,12 @@ class _SortedBase(Store):
 
     def _new_like(self, keys, vals=None):
         """A new container of this class and dtype holding sorted ``keys``."""
-        return type(self)._from_sorted_arrays(keys, vals, dtype=self._dtype)
+        return type(self)._from_sorted_arrays(keys, vals, dtype=self._dtype, dtype_given=self._dtype_given)
 
     def __reduce__(self):
         keys, _ = self._arrays()
-        return (_restore, (type(self), None if self._dtype is None else self._dtype.name, keys))
+        return (_restore, (type(self), None if self._dtype is None else self._dtype.name, keys,
+                           None, None, self._dtype_given))
 
     def _check(self, full: bool = False):
         """Verify every invariant; ``O(buffer)`` plus a sample of the static run (``full``: ``O(n)``).
@@ -450,6 +447,8 @@ class _SortedBase(Store):
     def _store_state(self):
         meta = {"type": type(self).__name__, "version": 1, "n": self._ns,
                 "dtype": None if self._dtype is None else self._dtype.name}
+        if self._dtype_given:
+            meta["dtype_given"] = True        # absent (older files): inferred, may widen
         arrays = {"keys": self._keys}
         if self._ns:
             rmeta, rarrays = self._rmi._state()
@@ -495,6 +494,7 @@ class _SortedBase(Store):
         self = cls.__new__(cls)
         kw = {"value_dtype": meta.get("value_dtype")} if cls._has_values else {}
         self._init_store(dt, **kw)
+        self._dtype_given = meta.get("dtype_given") is True
         if n:
             self._load_arrays(keys, vals, rmi=rmi)
         return self
@@ -508,17 +508,22 @@ class SortedList(_SortedBase, MutableSequence):
     """A sorted list of numbers (duplicates allowed) with the sortedcontainers API.
 
     ``iterable`` gives the initial values; ``dtype`` the key dtype (uint32, uint64,
-    int32, int64, float32 or float64; inferred from the first values when omitted:
-    Python ints give int64, floats float64).  Values the dtype cannot hold exactly
-    raise ``ValueError``; non-numbers raise ``TypeError``.  Values come back as Python
-    ints (integer dtypes) or floats.
+    int32, int64, float32 or float64).  When omitted it is inferred from the first
+    values (Python ints give int64, floats float64) and widens when a later value needs
+    it: int64 keys meeting ``2.5`` become float64, meeting ``2**63`` uint64 (one ``O(n)``
+    conversion); a ``dtype`` you give never changes.  Values no dtype can hold exactly
+    (beside the keys already there) raise ``ValueError``; non-numbers raise
+    ``TypeError``.  Values come back as Python ints (integer dtypes) or floats.
 
     >>> SortedList([3, 1, 2], dtype="float64")
     SortedList([1.0, 2.0, 3.0])
+    >>> sl = SortedList([1, 3]); sl.add(2.5); sl, sl.dtype
+    (SortedList([1.0, 2.5, 3.0]), dtype('float64'))
     """
     def __init__(self, iterable=None, key=None, *, dtype=None):
         _reject_key(key)
         self._init_store(dtype)
+        self._dtype_given = dtype is not None
         if iterable is not None:
             self._bulk(iterable)
 

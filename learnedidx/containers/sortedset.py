@@ -31,6 +31,7 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
     def __init__(self, iterable=None, key=None, *, dtype=None):
         _reject_key(key)
         self._init_store(dtype)
+        self._dtype_given = dtype is not None
         if iterable is not None:
             self._bulk(iterable)
 
@@ -154,7 +155,8 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
             arr = keys_array(None, arr)
             return np.unique(arr)
         try:
-            return np.unique(keys_array(self._dtype, arr))
+            # a strict operand may widen an inferred dtype (in the result, not in this set)
+            return np.unique(self._keys_in(arr, retype=False) if strict else keys_array(self._dtype, arr))
         except (TypeError, ValueError):
             if strict:
                 raise
@@ -172,7 +174,7 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
 
     def _result(self, keys: np.ndarray):
         dtype = self._dtype if self._dtype is not None else (keys.dtype if keys.size else None)
-        return type(self)._from_sorted_arrays(keys, None, dtype=dtype)
+        return type(self)._from_sorted_arrays(keys, None, dtype=dtype, dtype_given=self._dtype_given)
 
     def _replace(self, keys: np.ndarray):
         if self._dtype is None and keys.size:
@@ -241,7 +243,7 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
         theirs = self._other(other, True)
         if self._dtype is None:
             return self._result(theirs)
-        return self._result(np.setxor1d(self._mine(), theirs, assume_unique=True))
+        return self._result(np.setxor1d(self._mine().astype(theirs.dtype, copy=False), theirs, assume_unique=True))
 
     __xor__ = symmetric_difference
     __rxor__ = symmetric_difference
@@ -285,7 +287,7 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
         theirs = self._other(other, True)
         if self._dtype is None:
             return self._replace(theirs)
-        return self._replace(np.setxor1d(self._mine(), theirs, assume_unique=True))
+        return self._replace(np.setxor1d(self._mine().astype(theirs.dtype, copy=False), theirs, assume_unique=True))
 
     __ixor__ = symmetric_difference_update
 
@@ -352,7 +354,8 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
     __hash__ = None
 
     def __reduce__(self):
-        return (_restore, (type(self), None if self._dtype is None else self._dtype.name, self._mine()))
+        return (_restore, (type(self), None if self._dtype is None else self._dtype.name, self._mine(),
+                           None, None, self._dtype_given))
 
     def __repr__(self):
         return f"{type(self).__name__}({list(self)!r})"
