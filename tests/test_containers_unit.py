@@ -361,7 +361,7 @@ def test_fractions_are_kept_exactly_or_refused():
     assert list(sl) == [0.5, 1.0] and Fraction(1, 2) in sl and Fraction(1, 3) not in sl
     for bad in (lambda: SortedSet([1.0]).add(Fraction(1, 3)),
                 lambda: SortedDict({1.0: "a"}).__setitem__(Fraction(1, 3), "x"),
-                lambda: SortedDict({1.0: "a"}).setdefault(Fraction(2 ** 60 + 1), "x")):
+                lambda: SortedDict({1.0: "a"}).setdefault(Fraction(1, 3), "x")):
         with pytest.raises(ValueError):
             bad()
     il = SortedList([0])
@@ -462,3 +462,43 @@ def test_reset_load_like_sortedcontainers(load):
     for bad in (0, -1, 1.5, "3"):
         with pytest.raises(ValueError):
             ours._reset(bad)
+
+
+def test_refused_dict_writes_leave_the_keys_alone():
+    d = SortedDict({1: 1}, value_dtype=np.int64)
+    for bad in (lambda: d.__setitem__(0.5, "x"), lambda: d.update([(0.5, "x")]),
+                lambda: d.set_many([0.5, 2], [1]), lambda: d.setdefault(0.5, "x")):
+        with pytest.raises((TypeError, ValueError)):
+            bad()
+        assert d.dtype == np.int64 and list(d.items()) == [(1, 1)]
+
+
+def test_widening_prefers_an_exact_integer_dtype_to_refusing():
+    sl = SortedList([2 ** 53 + 1])
+    sl.add(2.0 ** 63)                                  # float64 cannot hold 2**53 + 1; uint64 holds both
+    assert sl.dtype == np.uint64 and list(sl) == [2 ** 53 + 1, 2 ** 63]
+    fl = SortedList([1.0])
+    fl.add(2 ** 53 + 1)
+    assert fl.dtype == np.int64 and list(fl) == [1, 2 ** 53 + 1]
+    assert SortedList([Fraction(3)]).dtype == np.int64 and SortedList([2 ** 64 - 1, Fraction(0)]).dtype == np.uint64
+
+
+@pytest.mark.parametrize("attempt, words", [
+    (lambda: SortedList([1]).add(Fraction(1, 3)), "round it"),
+    (lambda: SortedList([1]).add(2 ** 64 + 1), "round it"),
+    (lambda: SortedList([1]).update([2 ** 53 + 1, 0.5]), "cannot join"),
+    (lambda: SortedList([2 ** 53 + 1, 0.5]), "cannot join"),
+    (lambda: SortedList([2 ** 53 + 1]).add(0.5), "no supported dtype holds 0.5"),
+    (lambda: SortedList([1], dtype=np.int64).add(Fraction(1, 3)), "round it"),
+    (lambda: SortedList([1]).add(np.float32("nan")), "NaN"),
+])
+def test_refusal_messages_name_a_fix_that_works(attempt, words):
+    with pytest.raises(ValueError, match=words) as got:
+        attempt()
+    assert "dtype=np.float64" not in str(got.value)
+
+
+def test_set_comparisons_are_exact_across_dtypes():
+    assert SortedSet([2 ** 53 + 1]) != SortedSet([float(2 ** 53)])
+    assert SortedSet([1, 2]) == SortedSet([1.0, 2.0]) and SortedSet([1]) <= SortedSet([1.0, 2.5])
+    assert not SortedSet([2 ** 63 + 1]) <= SortedSet([2.0 ** 63, 1.5])

@@ -22,13 +22,30 @@ import numpy as np
 from .._validate import check_dtype
 
 
+#: The advice for a key that no supported dtype holds exactly.
+ROUND_IT = "no supported dtype holds it exactly: round it with float() first if that is acceptable"
+
+
 def _fix(dtype: np.dtype, x=None) -> str:
     """The advice naming a dtype that would hold the rejected key ``x``."""
+    if x is not None and not _integral(x) and not _float_exact(x):
+        return ROUND_IT
     if dtype.kind in "iu":
         return "build the container with dtype=np.float64"
-    if isinstance(x, numbers.Rational) and x.denominator != 1:
-        return "no supported dtype holds it exactly: round it with float() first if that is acceptable"
     return "use an integer dtype (e.g. dtype=np.int64) for large integer keys"
+
+
+def _float_exact(x) -> bool:
+    """Whether ``float(x)`` is exactly ``x`` (a Fraction, a long double, ...)."""
+    try:
+        return float(x) == x
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def _integral(x) -> bool:
+    """Whether ``x`` is an integer type's value or an integral Fraction (not a float)."""
+    return isinstance(x, numbers.Integral) or isinstance(x, numbers.Rational) and x.denominator == 1
 
 
 def infer_dtype(x) -> np.dtype:
@@ -50,7 +67,7 @@ def infer_dtype(x) -> np.dtype:
             return np.dtype(np.float64)
         if dt.kind in "iuf":
             return check_dtype(dt)
-    if isinstance(x, numbers.Integral) or isinstance(x, numbers.Rational) and x.denominator == 1:
+    if _integral(x):
         v = int(x)
         if -2 ** 63 <= v < 2 ** 63:
             return np.dtype(np.int64)
@@ -58,8 +75,7 @@ def infer_dtype(x) -> np.dtype:
             return np.dtype(np.uint64)
         if float(v) == v if abs(v) < 2 ** 1024 else False:
             return np.dtype(np.float64)                # 2**70 is a float64 exactly
-        raise ValueError(f"key {v} fits neither int64 nor uint64 nor exactly float64; pass dtype=np.float64 "
-                         "if rounding is acceptable")
+        raise ValueError(f"key {v} fits neither int64 nor uint64 nor exactly float64; {ROUND_IT}")
     if isinstance(x, numbers.Real):
         return np.dtype(np.float64)
     raise TypeError(f"key {x!r} is not a number; containers hold int or float keys")
@@ -78,7 +94,7 @@ def key_of(dtype: np.dtype, x):
             v = int(x)
         elif isinstance(x, numbers.Rational):          # a Fraction: exact without a float
             if x.denominator != 1:
-                raise ValueError(f"key {x!r} is not exactly representable as {dtype}; {_fix(dtype)}")
+                raise ValueError(f"key {x!r} is not exactly representable as {dtype}; {_fix(dtype, x)}")
             v = int(x)
         elif isinstance(x, numbers.Real):
             f = x
@@ -89,9 +105,9 @@ def key_of(dtype: np.dtype, x):
             except (TypeError, ValueError, OverflowError):
                 ok = False
             if not ok:
-                if isinstance(f, float) and math.isnan(f):
+                if f != f:
                     raise ValueError("NaN cannot be a key")
-                raise ValueError(f"key {x!r} is not exactly representable as {dtype}; {_fix(dtype)}")
+                raise ValueError(f"key {x!r} is not exactly representable as {dtype}; {_fix(dtype, x)}")
             v = int(float(f))
         else:
             raise TypeError(f"key {x!r} is not a number; this container holds {dtype} keys")
@@ -171,6 +187,8 @@ def keys_array(dtype: np.dtype | None, values) -> np.ndarray:
     if arr.tolist() != list(seq):
         # numpy rounded, truncated or met a NaN: report the first bad key precisely
         dt = arr.dtype
+        if dtype is None:
+            _exact_floats(seq)          # inferred: say that no dtype holds them all
         for x in seq:
             key_of(dt, x)
         raise ValueError("keys are not exactly representable in " + str(dt))
@@ -184,13 +202,15 @@ def _infer_sequence(seq) -> np.ndarray:
     except (TypeError, ValueError, OverflowError):
         arr = np.asarray(seq, dtype=object)
     kind = arr.dtype.kind
-    if kind in "fO" and all(isinstance(x, numbers.Integral) for x in seq):
-        # numpy turns ints beyond int64 into float64 or object: pick the integer dtype instead
-        lo, hi = int(min(seq)), int(max(seq))
+    if kind in "fO" and all(_integral(x) for x in seq):
+        # numpy turns ints beyond int64 into float64 or object, and integral Fractions into
+        # object: pick the integer dtype instead
+        ints = [int(x) for x in seq]
+        lo, hi = min(ints), max(ints)
         if -2 ** 63 <= lo and hi < 2 ** 63:
-            return np.asarray(seq, dtype=np.int64)
+            return np.asarray(ints, dtype=np.int64)
         if 0 <= lo and hi < 2 ** 64:
-            return np.asarray(seq, dtype=np.uint64)
+            return np.asarray(ints, dtype=np.uint64)
         return _exact_floats(seq)
     if kind in "biu":
         if kind == "b" or arr.dtype.itemsize < 8:
@@ -210,11 +230,15 @@ def _infer_sequence(seq) -> np.ndarray:
 def _exact_floats(seq) -> np.ndarray:
     """Numbers that no 64-bit integer dtype holds together, as float64 if each is exact there."""
     f64 = np.dtype(np.float64)
-    try:
-        return np.asarray([key_of(f64, x) for x in seq], dtype=f64)
-    except ValueError as e:
-        raise ValueError(f"{e}; no supported dtype holds all these keys exactly (integers that fit "
-                         "neither int64 nor uint64 must be exact float64 values)") from None
+    for x in seq:
+        if not _exact_in(f64, x):
+            if x != x:
+                raise ValueError("NaN cannot be a key")
+            if len(seq) == 1:
+                raise ValueError(f"key {x!r}: {ROUND_IT}")
+            raise ValueError(f"key {x!r} cannot join the other keys exactly: int64 and uint64 cannot hold "
+                             "them all and float64 cannot hold it; round it with float() first if that is acceptable")
+    return np.asarray([key_of(f64, x) for x in seq], dtype=f64)
 
 
 def _cast_array(dtype, arr: np.ndarray) -> np.ndarray:
@@ -251,40 +275,73 @@ def _cast_array(dtype, arr: np.ndarray) -> np.ndarray:
     return out
 
 
-def common_key_dtype(a: np.ndarray, b: np.ndarray) -> np.dtype | None:
-    """The supported key dtype that holds every key of ``a`` and of ``b`` exactly, or None.
+def common_key_dtype(*arrays: np.ndarray) -> np.dtype | None:
+    """The supported key dtype that holds every key of every array exactly, or None.
 
-    Integers stay integers while one of int64 / uint64 covers both ranges; a float on
-    either side (or integers no 64-bit type covers) gives float32 when both are float32,
-    else float64, which must hold every integer exactly (``2**53 + 1`` has no common dtype
-    with ``0.5``).  This is how a container whose dtype was inferred widens it.
+    Integers stay integers while one of int64 / uint64 covers them all; a float among
+    them gives float32 when every array is float32, else float64, which must then hold
+    every integer exactly; only when it cannot (``2**53 + 1`` beside ``2.0**63``) are
+    integral floats tried as int64 / uint64.  This is how a container whose dtype was
+    inferred widens it.
 
-    Runtime complexity: ``O(len(a) + len(b))``.
+    Runtime complexity: ``O(m)`` for the arrays' ``m`` keys, but only the keys beyond
+    ``+-2**53`` are checked one by one.
 
     >>> common_key_dtype(np.array([1, 2]), np.array([2.5])), common_key_dtype(np.array([1]), np.array([2**63], dtype=np.uint64))
     (dtype('float64'), dtype('uint64'))
     >>> common_key_dtype(np.array([2**53 + 1]), np.array([0.5])) is None
     True
+    >>> common_key_dtype(np.array([2**53 + 1]), np.array([2.0**63]))
+    dtype('uint64')
     """
-    kinds = a.dtype.kind + b.dtype.kind
+    arrays = [a for a in arrays if a.size]
+    if not arrays:
+        return None
+    ends = [v for a in arrays for v in (a.min(), a.max())]
+    kinds = {a.dtype.kind for a in arrays}
+    wanted = []
     if "f" in kinds:
-        same32 = a.dtype == b.dtype == np.float32
-        target = np.dtype(np.float32 if same32 else np.float64)
-    else:
-        ends = [int(v) for arr in (a, b) if arr.size for v in (arr.min(), arr.max())]
-        lo, hi = (min(ends), max(ends)) if ends else (0, 0)
+        wanted.append(np.dtype(np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64))
+    if all(math.isfinite(v) and float(v).is_integer() if isinstance(v, np.floating) else True for v in ends):
+        lo, hi = min(int(v) for v in ends), max(int(v) for v in ends)
         if -2 ** 63 <= lo and hi < 2 ** 63:
-            target = np.dtype(np.int64)
+            wanted.append(np.dtype(np.int64))
         elif 0 <= lo and hi < 2 ** 64:
-            target = np.dtype(np.uint64)
-        else:
-            target = np.dtype(np.float64)
-    for arr in (a, b):
-        if arr.dtype != target and not _safe(arr.dtype, target):
-            with np.errstate(all="ignore"):
-                if not _lossless(arr, arr.astype(target)):
-                    return None
-    return target
+            wanted.append(np.dtype(np.uint64))
+        if not wanted:
+            wanted.append(np.dtype(np.float64))
+    for target in wanted:
+        if all(_holds(target, a) for a in arrays):
+            return target
+    return None
+
+
+def deciding_keys(a: np.ndarray) -> np.ndarray:
+    """The keys of a sorted integer array that decide :func:`common_key_dtype`: its ends and
+    the keys beyond ``+-2**53`` (a view or a small copy; float arrays come back whole).
+
+    >>> deciding_keys(np.array([-2**60, 1, 2, 3, 2**60])).tolist()
+    [-1152921504606846976, 1152921504606846976]
+    """
+    if a.dtype.kind not in "iu" or a.size <= 2:
+        return a
+    lo = int(np.searchsorted(a, -2 ** 53)) if a.dtype.kind == "i" else 0
+    hi = int(np.searchsorted(a, 2 ** 53, "right"))
+    return np.concatenate((a[:max(lo, 1)], a[min(hi, a.size - 1):]))
+
+
+def _holds(target: np.dtype, a: np.ndarray) -> bool:
+    """Whether ``target`` holds every key of ``a`` exactly (its range already checked)."""
+    if a.dtype == target or _safe(a.dtype, target):
+        return True
+    if target.kind == "f" and a.dtype.kind in "iu":
+        # integers within +-2**53 are exact in float64: check only the others
+        big = (a > 2 ** 53) | (a < -2 ** 53) if a.dtype.kind == "i" else a > 2 ** 53
+        a = a[big]
+        if not a.size:
+            return True
+    with np.errstate(all="ignore"):
+        return _lossless(a, a.astype(target))
 
 
 def _safe(src: np.dtype, dst: np.dtype) -> bool:

@@ -51,7 +51,7 @@ import numpy as np
 
 from .._queries import BELOW, array_targets, as_query_array, scalar_target
 from .._validate import check_dtype
-from ._keys import common_key_dtype, infer_dtype, key_of, keys_array
+from ._keys import common_key_dtype, deciding_keys, infer_dtype, key_of, keys_array
 
 #: Buffer chunk load: chunks hold at most ``2 * LOAD`` keys, as in sortedcontainers.
 LOAD = 1000
@@ -256,15 +256,12 @@ class Store:
             dt = self._dtype
         try:
             return key_of(dt, x)
-        except ValueError as e:
+        except ValueError:
             if self._dtype_given or x != x:
                 raise
-            try:
-                new = keys_array(None, [x])
-            except (TypeError, ValueError):
-                raise e from None
-            self._retype(self._widened(new, e))
-            return key_of(self._dtype, x)
+        new = keys_array(None, [x])            # raises if no dtype holds x alone
+        self._retype(self._widened(new, repr(x)))
+        return key_of(self._dtype, x)
 
     def _keys_in(self, values, retype: bool = True) -> np.ndarray:
         """Many keys as an array of the key dtype, widening an inferred dtype if they need it.
@@ -282,29 +279,35 @@ class Store:
             values = values._arrays()[0]
         try:
             return keys_array(self._dtype, values)
-        except ValueError as e:
+        except ValueError:
             if self._dtype_given or self._dtype is None:
                 raise
-            try:
-                new = keys_array(None, values)
-            except (TypeError, ValueError):
-                raise e from None
-            target = self._widened(new, e)
-            if retype:
-                self._retype(target)
-            return new.astype(target)
+        new = keys_array(None, values)          # raises if no dtype holds them alone
+        target = self._widened(new, "these keys")
+        if retype:
+            self._retype(target)
+        return new.astype(target)
 
-    def _widened(self, new: np.ndarray, err: ValueError) -> np.dtype:
+    def _widened(self, new: np.ndarray, what: str) -> np.dtype:
         """The dtype that holds this container's keys and ``new`` exactly, or raise.
 
         A container whose dtype was inferred widens it the way a Python list holds ints and
         floats side by side: int64 keys meeting ``2.5`` become float64 (if every key is exact
         there), meeting ``2**63`` uint64; a dtype given with ``dtype=`` never changes.
+
+        Runtime complexity: ``O(buffer + k)`` for ``k`` new keys, plus the keys beyond
+        ``+-2**53`` when the target is a float dtype.
         """
-        target = common_key_dtype(self._arrays()[0], new)
+        mine = [deciding_keys(self._keys)]
+        if self._blen:
+            mine.append(deciding_keys(self._buffer_keys()))
+        target = common_key_dtype(*mine, new)    # deleted keys included: a superset
+        if target is None and self._ndead:
+            target = common_key_dtype(self._arrays()[0], new)
         if target is None:
-            raise ValueError(f"{err}; no supported dtype holds these keys and the container's "
-                             f"{self._dtype} keys exactly (float64 holds integers only up to 2**53)") from None
+            raise ValueError(f"no supported dtype holds {what} together with this container's {self._dtype} "
+                             f"keys exactly (float64 holds integers only up to 2**53, int64 and uint64 "
+                             f"no fractions); round the keys first if that is acceptable")
         return target
 
     def _retype(self, dtype: np.dtype) -> None:

@@ -128,21 +128,25 @@ class SortedDict(_SortedBase, MutableMapping):
         The arrays may be another container's (immutable keys, values shared copy-on-write).
         """
         if isinstance(arg, Store):
-            keys, vals = arg._arrays()
-            if self._dtype is not None:
-                keys = self._keys_in(keys)
-            return keys, values_array(self._vdtype, vals, keys.shape[0])
-        if isinstance(arg, Mapping):
-            ks = list(arg.keys())
-            vs = [arg[k] for k in ks]
+            keys, vs = arg._arrays()
+        elif isinstance(arg, Mapping):
+            keys = list(arg.keys())
+            vs = [arg[k] for k in keys]
         else:
-            ks, vs = [], []
+            keys, vs = [], []
             for pair in arg:
                 k, v = pair
-                ks.append(k)
+                keys.append(k)
                 vs.append(v)
-        keys = self._keys_in(ks)
-        return keys, values_array(self._vdtype, vs, len(vs))
+        return self._checked_pairs(keys, vs)
+
+    def _checked_pairs(self, keys, values):
+        """Keys (widening an inferred dtype only once the values passed too) and values as arrays."""
+        karr = self._keys_in(keys, retype=False)
+        vals = values_array(self._vdtype, values, karr.shape[0])
+        if self._dtype is not None and karr.dtype != self._dtype:
+            self._retype(karr.dtype)
+        return karr, vals
 
     def _merge_pairs(self, keys: np.ndarray, vals: np.ndarray) -> None:
         """Insert many pairs: one by one when few, else one merge (new values win)."""
@@ -192,7 +196,8 @@ class SortedDict(_SortedBase, MutableMapping):
         >>> d = SortedDict(); d[2] = "b"; d[1] = "a"; d
         SortedDict({1: 'a', 2: 'b'})
         """
-        self._set(self._key(key), value_of(self._vdtype, value))
+        v = value_of(self._vdtype, value)      # first: a refused value must not widen the keys
+        self._set(self._key(key), v)
 
     _setitem = __setitem__
 
@@ -346,8 +351,8 @@ class SortedDict(_SortedBase, MutableMapping):
         >>> d = SortedDict({1: 1.0}, value_dtype=float); d.set_many(np.array([1, 5]), np.array([2.0, 3.0])); d
         SortedDict({1: 2.0, 5: 3.0})
         """
-        karr = _private(self._keys_in(keys), keys)
-        self._merge_pairs(karr, values_array(self._vdtype, values, karr.shape[0]))
+        karr, vals = self._checked_pairs(keys, values)
+        self._merge_pairs(_private(karr, keys), vals)
 
     def get_many(self, keys, default=_NOT_GIVEN):
         """Vectorised ``d[k]``: an array of values (``value_dtype`` or object).

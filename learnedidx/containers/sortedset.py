@@ -12,7 +12,7 @@ from collections.abc import MutableSet, Sequence, Set
 
 import numpy as np
 
-from ._keys import key_of, keys_array
+from ._keys import common_key_dtype, key_of, keys_array
 from ._store import Store
 from .sortedlist import SortedList, _not_a_member, _reject_key, _restore, _SortedBase
 
@@ -327,6 +327,12 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
             # a non-member of our dtype makes ``other`` not a subset: compare via Python sets
             return _OPS[op](set(self), set(other))
         a, b = self._mine(), other._arrays()[0]
+        if a.dtype != b.dtype:
+            # compare in a dtype that holds both exactly (numpy's own mix rounds to float64)
+            common = common_key_dtype(a, b)
+            if common is None:
+                return _OPS[op](set(self), set(other))
+            a, b = a.astype(common, copy=False), b.astype(common, copy=False)
         sub = bool(np.isin(a, b, assume_unique=True).all()) if a.size <= b.size else False
         sup = bool(np.isin(b, a, assume_unique=True).all()) if b.size <= a.size else False
         return _from_flags(op, a.size, b.size, sub, sup)
