@@ -73,7 +73,7 @@ def infer_dtype(x) -> np.dtype:
             return np.dtype(np.int64)
         if 0 <= v < 2 ** 64:
             return np.dtype(np.uint64)
-        if float(v) == v if abs(v) < 2 ** 1024 else False:
+        if _float_exact(v):
             return np.dtype(np.float64)                # 2**70 is a float64 exactly
         raise ValueError(f"key {v} fits neither int64 nor uint64 nor exactly float64; {ROUND_IT}")
     if isinstance(x, numbers.Real):
@@ -230,15 +230,19 @@ def _infer_sequence(seq) -> np.ndarray:
 def _exact_floats(seq) -> np.ndarray:
     """Numbers that no 64-bit integer dtype holds together, as float64 if each is exact there."""
     f64 = np.dtype(np.float64)
+    out = []
     for x in seq:
-        if not _exact_in(f64, x):
+        try:
+            out.append(key_of(f64, x))
+        except ValueError:
             if x != x:
-                raise ValueError("NaN cannot be a key")
+                raise                                  # "NaN cannot be a key"
             if len(seq) == 1:
-                raise ValueError(f"key {x!r}: {ROUND_IT}")
+                raise ValueError(f"key {x!r}: {ROUND_IT}") from None
             raise ValueError(f"key {x!r} cannot join the other keys exactly: int64 and uint64 cannot hold "
-                             "them all and float64 cannot hold it; round it with float() first if that is acceptable")
-    return np.asarray([key_of(f64, x) for x in seq], dtype=f64)
+                             "them all and float64 cannot hold it; round it with float() first if that is "
+                             "acceptable") from None
+    return np.asarray(out, dtype=f64)
 
 
 def _cast_array(dtype, arr: np.ndarray) -> np.ndarray:
