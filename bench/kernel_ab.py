@@ -12,7 +12,8 @@ Indexes are built once by the installed package; each side binds its own kernel 
 same arrays, and every timed call is checked against ``numpy.searchsorted``.
 
 Run: ``python -m learnedidx.bench.kernel_ab [--base HEAD~1] [--head WORKTREE]
-[--dataset uniform --dataset lognormal] [--n 10000000] [--index RMI:leaves=16384 ...]``
+[--dataset uniform --dataset lognormal] [--n 10000000] [--index RMI:leaves=16384 ...]
+[--mode scalar --queries 200000]``
 """
 from __future__ import annotations
 
@@ -91,13 +92,26 @@ def _kernel(idx, pkg: str):
     raise TypeError(f"no kernel to compare for {type(idx).__name__}")
 
 
-def compare(keys: np.ndarray, specs, sides, queries: int, repeats: int, seed: int):
-    """``(spec, {side: median ns})`` rows; the sides' calls alternate, every answer checked."""
+def compare(keys: np.ndarray, specs, sides, queries: int, repeats: int, seed: int, scalar: bool = False):
+    """``(spec, {side: median ns})`` rows; the sides' calls alternate, every answer checked.
+
+    Batch: one ``lower_bound_batch`` call over all queries.  ``scalar``: a Python loop of
+    ``searchsorted`` calls, one Python int or float per call (latency, not throughput).
+    """
     from .runner import _check, build_index
     from .timing import summary_ns, time_runs
     q = keys[np.random.default_rng(seed).integers(0, keys.size, queries)]
     expected = np.searchsorted(keys, q)
     out = np.empty(q.size, dtype=np.int64)
+    items = q.tolist()
+
+    def run(k):
+        if scalar:
+            search = k.searchsorted
+            out[:] = [search(x) for x in items]
+        else:
+            k.lower_bound_batch(q, out)
+
     for spec in specs:
         idx = build_index(spec, keys)[1]
         kernels = {name: _kernel(idx, pkg) for name, pkg in sides}
@@ -105,7 +119,7 @@ def compare(keys: np.ndarray, specs, sides, queries: int, repeats: int, seed: in
         for _ in range(repeats):
             for name, k in kernels.items():
                 out[:] = -1
-                times[name] += time_runs(lambda: k.lower_bound_batch(q, out), 1)[0]
+                times[name] += time_runs(lambda: run(k), 1)[0]
                 _check(f"{spec}: the {name} kernels", out, expected)
         yield spec, {name: summary_ns(t, q.size)["median"] for name, t in times.items()}
 
@@ -120,6 +134,8 @@ def main(argv=None) -> int:
     ap.add_argument("--queries", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=11)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--mode", choices=("batch", "scalar"), default="batch",
+                    help="batch: one array call; scalar: one Python number per call (use fewer --queries)")
     args = ap.parse_args(argv)
     from . import datasets
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -136,7 +152,8 @@ def main(argv=None) -> int:
         print("|---|---|---:|---:|---:|")
         for name in args.dataset or ["uniform", "lognormal"]:
             keys, info = datasets.load(name, n=args.n if name in datasets.SYNTHETIC else None, seed=args.seed)
-            for spec, ns in compare(keys, specs, sides, args.queries, args.repeats, args.seed + 1):
+            for spec, ns in compare(keys, specs, sides, args.queries, args.repeats, args.seed + 1,
+                                    args.mode == "scalar"):
                 a, b = (ns[label] for label, _ in sides)
                 print(f"| {name} | {spec} | {a:.1f} | {b:.1f} | {b / a:.3f} |", flush=True)
     return 0

@@ -157,3 +157,41 @@ def test_a_companion_array_of_the_wrong_shape_is_refused(bad):
     idx = RMI(_keys("int64", 4_000, 8))
     with pytest.raises(ValueError, match="one record per key"):
         idx._kernel.prefetch_with(bad)
+
+
+def _fallbacks(idx: RMI) -> int:
+    return idx._fallbacks + (idx._kernel.fallbacks if idx._kernel is not None else 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_line_first_search_at_every_alignment_and_with_wrong_windows(dtype):
+    """The compiled searches start at the cache line of the predicted key, located from
+    the key array's address: at every offset of the array within a 64-byte line, and with
+    leaf error bounds made too narrow or shifted off the prediction (so windows miss and
+    the search's ranges empty), answers and fallbacks must be the reference's."""
+    keys = _keys(dtype, 6_000, 12)
+    q = _queries(keys, 13)
+    per_line = 64 // keys.itemsize
+    buf = np.empty(keys.size + per_line, dtype=keys.dtype)
+    expected = np.searchsorted(keys, q)
+    for skew in range(per_line):
+        view = buf[skew: skew + keys.size]
+        view[:] = keys
+        ref, comp = RMI(view, leaves=32, backend="numpy"), RMI(view, leaves=32, backend="compiled")
+        assert np.shares_memory(comp._keys, buf)             # searched in place, at this offset
+        elo, ehi = ref._leaves["elo"].copy(), ref._leaves["ehi"].copy()
+        narrow = -(-elo // 4)
+        bounds = {"as built": (elo, ehi), "too narrow": (narrow, np.maximum(ehi // 4, narrow + 1)),
+                  "one key": (elo, elo + 1), "shifted right": (elo + 40, ehi + 40),
+                  "shifted left": (elo - 40, ehi - 40)}
+        for name, (lo, hi) in bounds.items():
+            for idx in (ref, comp):                          # ehi >= elo: what loading accepts
+                idx._leaves["elo"], idx._leaves["ehi"] = lo, hi
+                idx._leaf_lists = None                       # the reference's scalar cache of them
+            before = _fallbacks(ref), _fallbacks(comp)
+            np.testing.assert_array_equal(comp.searchsorted(q), expected, err_msg=f"{name}, skew {skew}")
+            np.testing.assert_array_equal(ref.searchsorted(q), expected)
+            assert [comp.searchsorted(x) for x in q[:300].tolist()] == expected[:300].tolist()
+            assert [ref.searchsorted(x) for x in q[:300].tolist()] == expected[:300].tolist()
+            after = _fallbacks(ref), _fallbacks(comp)
+            assert after[0] - before[0] == after[1] - before[1], (name, skew)

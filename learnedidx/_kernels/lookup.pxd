@@ -6,7 +6,7 @@ to a lower-bound target in C (``learnedidx._queries`` semantics) and dispatches 
 the subclass's per-dtype ``_lb_*`` method.  The inline searches here are the compiled
 twins of ``learnedidx.search``.
 """
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t, uintptr_t
 
 ctypedef fused key_t:
     uint32_t
@@ -135,6 +135,65 @@ cdef inline void search_passes(const key_t* keys, const key_t** base, int64_t* l
             LIDX_PREFETCH(b + (ln >> 1))
     for i in range(gn):
         out[i] = (base[i] - keys) + (base[i][0] < xs[i])
+
+
+cdef inline int64_t clamp_to(int64_t v, int64_t a, int64_t b) noexcept nogil:
+    """``v`` clamped to ``[a, b]`` (``a`` if ``b < a``)."""
+    v = v if v < b else b
+    return v if v > a else a
+
+
+cdef inline void near_step(const key_t* keys, int64_t pos, key_t x, int64_t* a, int64_t* b) noexcept nogil:
+    """Narrow a lower bound's range ``[a, b]`` (``a < b``) with the cache line holding
+    key ``pos``: its first and last keys, clamped into ``[a, b - 1]``, say whether the
+    answer is left of the line, inside it or right of it.  Both reads hit one line fill,
+    and there is no branch.  When the answer is inside (a model's prediction mostly
+    lands in the answer's own line), the rest of the search stays in that cached line."""
+    cdef int64_t per_line = 64 // <int64_t>sizeof(key_t)
+    cdef int64_t skew = <int64_t>((<uintptr_t>keys & 63) // sizeof(key_t))   # keys[0]'s slot in its line
+    cdef int64_t first = ((pos + skew) & -per_line) - skew
+    cdef int64_t j1 = clamp_to(first, a[0], b[0] - 1), j2 = clamp_to(first + per_line - 1, a[0], b[0] - 1)
+    cdef int64_t m1 = -<int64_t>(keys[j1] < x), m2 = -<int64_t>(keys[j2] < x)
+    cdef int64_t lo = a[0] + ((j1 + 1 - a[0]) & m1)
+    cdef int64_t hi = j1 + ((j2 - j1) & m1)
+    a[0] = lo + ((j2 + 1 - lo) & m2)
+    b[0] = hi + ((b[0] - hi) & m2)
+
+
+cdef inline void search_near(const key_t* keys, int64_t n, const int64_t* lo, const int64_t* hi,
+                             const int64_t* pos, const key_t* xs, int64_t gn, const key_t** base,
+                             int64_t* length, int64_t* out) noexcept nogil:
+    """Lower bounds of ``gn`` targets, each in its non-empty window ``[lo[i], hi[i])``
+    (the answer in ``[lo[i], hi[i]]``), starting from the cache line of a predicted
+    position ``pos[i]`` (already prefetched) instead of the window's middle.
+
+    ``near_step`` reads the predicted line; what is left of the window, the inside of
+    that line or one side of it, is binary-searched in lock step (``search_passes``).  A
+    model's error is mostly far below its leaf's worst case, so the answer is often in
+    the predicted line (45% of lookups with a 16K-leaf RMI on 10M uniform keys, 35% on
+    lognormal) and its search then reads no other line.  The pass costs what the
+    binary search's first step did, since that step also read about the predicted line.
+    ``base`` and ``length`` are scratch arrays of ``gn``.  Every probe lies inside the
+    range still open, so the answer is the window's lower bound, as a plain binary search
+    of the window gives it.
+    """
+    cdef int64_t i, a, b, ln, longest = 0
+    cdef int64_t start[GROUP]
+    cdef int64_t end[GROUP]
+    for i in range(gn):
+        a = lo[i]
+        b = hi[i]
+        near_step(keys, pos[i], xs[i], &a, &b)
+        start[i] = a
+        end[i] = b
+        ln = b - a if b > a else 1                   # an empty range searches one readable key,
+        base[i] = keys + clamp_to(a, 0, n - 1)       # then takes its start as the answer
+        length[i] = ln
+        longest = longest if longest > ln else ln
+        LIDX_PREFETCH(base[i] + (ln >> 1))
+    search_passes(keys, base, length, xs, gn, longest, out)
+    for i in range(gn):
+        out[i] = out[i] if end[i] > start[i] else start[i]
 
 
 cdef inline void search_fixed(const key_t* keys, const key_t** base, int64_t length, const key_t* xs,

@@ -8,15 +8,17 @@ of targets already in the key dtype (``learnedidx._queries``); ``side="right"`` 
 mixed-type queries are reduced to such targets before they get here.
 
 Batch lookups release the GIL and process ``GROUP`` queries at a time: all of them
-are routed and their leaf records prefetched, then their windows are searched in
-lock step with a branch-free binary search, so that many cache misses are in flight
-at once instead of one.
+are routed and their leaf records prefetched, then the cache line of each predicted
+key, then their windows are searched in lock step (``search_near``: the predicted
+line first, then a branch-free binary search of what is left), so that many cache
+misses are in flight at once instead of one.  A scalar lookup reads the predicted
+line first too.
 """
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.math cimport frexp
 
 from learnedidx._kernels.lookup cimport (
-    GROUP, LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound, prefetch_window, search_passes, verify,
+    GROUP, LIDX_PREFETCH, LookupKernel, clamp_to, fused_kind, key_t, lower_bound, near_step, search_near, verify,
 )
 
 import numpy as np
@@ -240,8 +242,9 @@ cdef inline void hybrid_window(const State* st, key_t x, int64_t row, int64_t* l
     hi[0] = b if b < h[3] else h[3]
 
 
-cdef inline void leaf_window(const State* st, key_t x, int64_t leaf, int64_t* lo, int64_t* hi) noexcept nogil:
-    """Search window ``[lo, hi)`` of target ``x`` in ``leaf`` (clamped to ``[0, n]``)."""
+cdef inline int64_t leaf_window(const State* st, key_t x, int64_t leaf, int64_t* lo, int64_t* hi) noexcept nogil:
+    """Search window ``[lo, hi)`` of target ``x`` in ``leaf`` (clamped to ``[0, n]``); returns
+    the leaf model's predicted position (a hybrid leaf's: its window's middle)."""
     cdef double d, pred, c, xd
     cdef uint64_t qu, bu
     cdef int64_t qi, bi, p, a, b
@@ -274,7 +277,7 @@ cdef inline void leaf_window(const State* st, key_t x, int64_t leaf, int64_t* lo
         ehi = (<const LeafI*>st.leaves)[leaf].ehi
     if slope != slope:                     # NaN marks a hybrid leaf; elo is its row
         hybrid_window(st, x, elo, lo, hi)
-        return
+        return (lo[0] + hi[0]) >> 1
     pred = icept + slope * d
     c = pred if pred > 0.0 else 0.0
     c = c if c < st.fn else st.fn
@@ -285,20 +288,25 @@ cdef inline void leaf_window(const State* st, key_t x, int64_t leaf, int64_t* lo
     b = 0 if b < 0 else (st.n if b > st.n else b)
     lo[0] = a
     hi[0] = b
+    return p
 
 
 # ------------------------------------------------------------------------- searches
 
 cdef inline int64_t lower_bound_one(const State* st, key_t x, int64_t* fallbacks) noexcept nogil:
     cdef const key_t* keys = <const key_t*>st.keys
-    cdef int64_t lo, hi, r
+    cdef int64_t lo, hi, a, b, q
     if st.n == 0:
         return 0
-    leaf_window(st, x, route(st, to_double(x)), &lo, &hi)
-    if st.comp_size:           # the value of the predicted key, while the keys are searched
-        LIDX_PREFETCH(st.comp + ((lo + hi) >> 1) * st.comp_size)
-    r = lower_bound(keys, x, lo, hi)
-    return verify(keys, st.n, x, r, lo, hi, fallbacks)
+    q = leaf_window(st, x, route(st, to_double(x)), &lo, &hi)
+    a = lo
+    b = hi
+    if a < b:
+        q = clamp_to(q, a, b - 1)
+        if st.comp_size:       # the value of the predicted key, while the keys are searched
+            LIDX_PREFETCH(st.comp + q * st.comp_size)
+        near_step(keys, q, x, &a, &b)
+    return verify(keys, st.n, x, lower_bound(keys, x, a, b), lo, hi, fallbacks)
 
 
 cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64_t* out,
@@ -314,13 +322,14 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     kind per query (measured: up to 11% faster at 1M keys, unchanged at 10M where the
     search's cache misses dominate; bench/RESULTS.md).  An empty window becomes the
     one-key window at its position, which the verification treats like any other.
+    The search starts at the predicted key's line (``search_near``), prefetched here.
     """
     cdef const key_t* keys = <const key_t*>st.keys
     cdef const double* p = st.root
     cdef const char* leaves = <const char*>st.leaves
     cdef double xlo = st.xlo, xhi = st.xhi, xlo_half = st.xlo_half, inv = st.inv
     cdef double nb = st.root_nb, last = st.root_last
-    cdef int64_t n = st.n, n_leaves = st.n_leaves, fallbacks = 0, g0 = 0, gn, i, a, b, longest
+    cdef int64_t n = st.n, n_leaves = st.n_leaves, fallbacks = 0, g0 = 0, gn, i, a, b, q
     cdef bint direct = st.stages == 2 and (st.root_kind == M_RADIX or st.root_kind == M_LINEAR)
     cdef bint radix = st.root_kind == M_RADIX
     cdef double xd, t
@@ -328,6 +337,7 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     cdef int64_t lo[GROUP]
     cdef int64_t hi[GROUP]
     cdef int64_t len_[GROUP]
+    cdef int64_t pos[GROUP]
     cdef int64_t r[GROUP]
     cdef const key_t* base[GROUP]
     if n == 0:
@@ -344,21 +354,19 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
                 t = normalise(xd, xlo, xhi, xlo_half, inv)
                 leaf[i] = clamp_index(eval_radix(p, nb, last, t) if radix else p[0] + p[1] * t, n_leaves)
             LIDX_PREFETCH(leaves + leaf[i] * <int64_t>sizeof(LeafU))     # LeafI and LeafF: the same size
-        longest = 0
         for i in range(gn):
-            leaf_window(st, xs[g0 + i], leaf[i], &a, &b)
+            q = leaf_window(st, xs[g0 + i], leaf[i], &a, &b)
             if b <= a:
                 a = a if a < n else n - 1
                 b = a + 1
             lo[i] = a
             hi[i] = b
-            len_[i] = b - a
-            base[i] = keys + a
-            longest = longest if longest > b - a else b - a
-            prefetch_window(base[i], (b - a) * <int64_t>sizeof(key_t))
+            q = clamp_to(q, a, b - 1)      # the predicted key, inside the window
+            pos[i] = q
+            LIDX_PREFETCH(keys + q)
             if st.comp_size:           # the value of the predicted key, while the keys are searched
-                LIDX_PREFETCH(st.comp + ((a + b) >> 1) * st.comp_size)
-        search_passes(keys, base, len_, xs + g0, gn, longest, r)
+                LIDX_PREFETCH(st.comp + q * st.comp_size)
+        search_near(keys, n, lo, hi, pos, xs + g0, gn, base, len_, r)
         for i in range(gn):
             r[i] = verify(keys, n, xs[g0 + i], r[i], lo[i], hi[i], &fallbacks)
             if equal_only and (r[i] >= n or keys[r[i]] != xs[g0 + i]):
@@ -410,7 +418,7 @@ def predict_many(int kind, root_vec, int64_t size, const double[::1] t, double[:
 BATCH_GROUP = GROUP
 #: Bumped whenever the kernels' memory access pattern changes (what gets prefetched, how a
 #: window is searched): also part of that cache key, since timings move with it.
-KERNEL_REVISION = 4
+KERNEL_REVISION = 5
 
 
 cdef class RMIKernel(LookupKernel):
