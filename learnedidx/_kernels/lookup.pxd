@@ -28,7 +28,7 @@ cdef enum:
 cdef enum:
     GROUP = 64          # queries searched in lock step by the batch kernels (measured at 10M
                         # lognormal keys against 16 and 32: more misses in flight, RMI 84 -> 61 ns,
-                        # B-tree 106 -> 77 ns per lookup; see bench/RESULTS.md)
+                        # B-tree 106 -> 77 ns per lookup; 128 was 2% slower; see bench/RESULTS.md)
     TARGET = 0          # codes of learnedidx._queries
     BELOW = 1
     ABOVE = 2
@@ -118,6 +118,9 @@ cdef inline void search_passes(const key_t* keys, const key_t** base, int64_t* l
     keeps probing its last key (a step of zero, in a line already cached), which is
     cheaper than the branch that would skip it, since that branch mispredicts whenever
     the ranges differ in length (at 20K keys, RMI 52.5 -> 35.8 ns on lognormal keys).
+    Nor is it cheaper to run each pass only over the searches not yet done (sorted by
+    the steps they need): 38% fewer steps on lognormal keys, yet 10-14% slower at 10M,
+    since the done searches' steps are what gives the others' prefetches time to land.
     """
     cdef int64_t i, half, ln, passes = 0
     cdef const key_t* b
