@@ -18,7 +18,8 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.math cimport frexp
 
 from learnedidx._kernels.lookup cimport (
-    GROUP, LIDX_PREFETCH, LookupKernel, clamp_to, fused_kind, key_t, lower_bound, near_step, search_near, verify,
+    GROUP, LIDX_PREFETCH, LookupKernel, clamp_to, fused_kind, key_t, lower_bound, near_step, search_near,
+    search_passes, verify,
 )
 
 import numpy as np
@@ -231,20 +232,31 @@ cdef inline int64_t route(const State* st, double x) noexcept nogil:
     return clamp_index(eval_root(st, t), st.n_leaves)
 
 
-cdef inline void hybrid_window(const State* st, key_t x, int64_t row, int64_t* lo, int64_t* hi) noexcept nogil:
-    """Window of ``x`` in a hybrid leaf: count its separators below ``x``, then the
-    ``hyb_b`` keys between two separators (``RMI._hybrid_window_from``)."""
+cdef inline void hybrid_window_from(const State* st, int64_t row, int64_t c, int64_t* lo, int64_t* hi) noexcept nogil:
+    """Window in hybrid leaf ``row`` of a target with ``c`` of the leaf's separators below
+    it: the ``hyb_b`` keys between two separators (``RMI._hybrid_window_from``)."""
     cdef const int64_t* h = st.hyb + 4 * row
-    cdef int64_t off = h[0]
-    cdef int64_t c = lower_bound(<const key_t*>st.seps, x, off, off + h[1]) - off
     cdef int64_t b = h[2] + c * st.hyb_b + 1
     lo[0] = h[2] + (c - 1) * st.hyb_b + 1 if c > 0 else h[2]
     hi[0] = b if b < h[3] else h[3]
 
 
-cdef inline int64_t leaf_window(const State* st, key_t x, int64_t leaf, int64_t* lo, int64_t* hi) noexcept nogil:
+cdef inline void hybrid_window(const State* st, key_t x, int64_t row, int64_t* lo, int64_t* hi) noexcept nogil:
+    """Window of ``x`` in a hybrid leaf: count its separators below ``x``, then
+    ``hybrid_window_from``."""
+    cdef int64_t off = st.hyb[4 * row]
+    hybrid_window_from(st, row, lower_bound(<const key_t*>st.seps, x, off, off + st.hyb[4 * row + 1]) - off,
+                       lo, hi)
+
+
+cdef inline int64_t leaf_window(const State* st, key_t x, int64_t leaf, int64_t* lo, int64_t* hi,
+                                int64_t* hybrid_row=NULL) noexcept nogil:
     """Search window ``[lo, hi)`` of target ``x`` in ``leaf`` (clamped to ``[0, n]``); returns
-    the leaf model's predicted position (a hybrid leaf's: its window's middle)."""
+    the leaf model's predicted position (a hybrid leaf's: its window's middle).
+
+    Given ``hybrid_row``, a hybrid leaf is left to the caller instead: its row goes
+    there, the window is not computed, and the return value is -1.
+    """
     cdef double d, pred, c, xd
     cdef uint64_t qu, bu
     cdef int64_t qi, bi, p, a, b
@@ -276,6 +288,9 @@ cdef inline int64_t leaf_window(const State* st, key_t x, int64_t leaf, int64_t*
         elo = (<const LeafI*>st.leaves)[leaf].elo
         ehi = (<const LeafI*>st.leaves)[leaf].ehi
     if slope != slope:                     # NaN marks a hybrid leaf; elo is its row
+        if hybrid_row != NULL:
+            hybrid_row[0] = elo
+            return -1
         hybrid_window(st, x, elo, lo, hi)
         return (lo[0] + hi[0]) >> 1
     pred = icept + slope * d
@@ -309,6 +324,23 @@ cdef inline int64_t lower_bound_one(const State* st, key_t x, int64_t* fallbacks
     return verify(keys, st.n, x, lower_bound(keys, x, a, b), lo, hi, fallbacks)
 
 
+cdef inline void take_window(const State* st, const key_t* keys, int64_t a, int64_t b, int64_t q,
+                             int64_t* lo, int64_t* hi, int64_t* pos) noexcept nogil:
+    """Store a batch query's window ``[a, b)`` and predicted key ``q``, and prefetch that
+    key's line (and its companion record).  An empty window becomes the one-key window
+    at its position, which the verification treats like any other."""
+    if b <= a:
+        a = a if a < st.n else st.n - 1
+        b = a + 1
+    lo[0] = a
+    hi[0] = b
+    q = clamp_to(q, a, b - 1)              # the predicted key, inside the window
+    pos[0] = q
+    LIDX_PREFETCH(keys + q)
+    if st.comp_size:                       # the value of the predicted key, while the keys are searched
+        LIDX_PREFETCH(st.comp + q * st.comp_size)
+
+
 cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64_t* out,
                               bint equal_only=False) noexcept nogil:
     """Interleaved batch lower bounds; returns the number of fallbacks.
@@ -320,9 +352,9 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     unswitched on the root's kind and keeps the state's scalars in registers: the
     general ``route`` re-reads them through ``st`` after every store and dispatches on the
     kind per query (measured: up to 11% faster at 1M keys, unchanged at 10M where the
-    search's cache misses dominate; bench/RESULTS.md).  An empty window becomes the
-    one-key window at its position, which the verification treats like any other.
-    The search starts at the predicted key's line (``search_near``), prefetched here.
+    search's cache misses dominate; bench/RESULTS.md).  The search starts at the
+    predicted key's line (``search_near``), prefetched by ``take_window``.  Queries routed
+    to hybrid leaves search their leaf's separators in a lock step of their own first.
     """
     cdef const key_t* keys = <const key_t*>st.keys
     cdef const double* p = st.root
@@ -340,6 +372,13 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     cdef int64_t pos[GROUP]
     cdef int64_t r[GROUP]
     cdef const key_t* base[GROUP]
+    cdef const key_t* seps = <const key_t*>st.seps
+    cdef int64_t n_hyb, hyb_longest, k, row = 0
+    cdef int64_t hyb_query[GROUP]
+    cdef int64_t hyb_row[GROUP]
+    cdef const key_t* hyb_base[GROUP]
+    cdef int64_t hyb_len[GROUP]
+    cdef key_t hyb_x[GROUP]
     if n == 0:
         for i in range(m):
             out[i] = -1 if equal_only else 0
@@ -354,18 +393,28 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
                 t = normalise(xd, xlo, xhi, xlo_half, inv)
                 leaf[i] = clamp_index(eval_radix(p, nb, last, t) if radix else p[0] + p[1] * t, n_leaves)
             LIDX_PREFETCH(leaves + leaf[i] * <int64_t>sizeof(LeafU))     # LeafI and LeafF: the same size
+        n_hyb = 0
+        hyb_longest = 0
         for i in range(gn):
-            q = leaf_window(st, xs[g0 + i], leaf[i], &a, &b)
-            if b <= a:
-                a = a if a < n else n - 1
-                b = a + 1
-            lo[i] = a
-            hi[i] = b
-            q = clamp_to(q, a, b - 1)      # the predicted key, inside the window
-            pos[i] = q
-            LIDX_PREFETCH(keys + q)
-            if st.comp_size:           # the value of the predicted key, while the keys are searched
-                LIDX_PREFETCH(st.comp + q * st.comp_size)
+            q = leaf_window(st, xs[g0 + i], leaf[i], &a, &b, &row)
+            if q < 0:                      # a hybrid leaf: its separators are searched below
+                hyb_query[n_hyb] = i
+                hyb_row[n_hyb] = row
+                hyb_base[n_hyb] = seps + st.hyb[4 * row]
+                hyb_len[n_hyb] = st.hyb[4 * row + 1]        # >= 1 (RMI._hybrid_problem)
+                hyb_x[n_hyb] = xs[g0 + i]
+                hyb_longest = hyb_longest if hyb_longest > hyb_len[n_hyb] else hyb_len[n_hyb]
+                LIDX_PREFETCH(hyb_base[n_hyb] + (hyb_len[n_hyb] >> 1))
+                n_hyb += 1
+                continue
+            take_window(st, keys, a, b, q, &lo[i], &hi[i], &pos[i])
+        if n_hyb:                          # in lock step too, so their cache misses overlap
+            search_passes(seps, hyb_base, hyb_len, hyb_x, n_hyb, hyb_longest, r)
+            for k in range(n_hyb):
+                i = hyb_query[k]
+                row = hyb_row[k]
+                hybrid_window_from(st, row, r[k] - st.hyb[4 * row], &a, &b)
+                take_window(st, keys, a, b, (a + b) >> 1, &lo[i], &hi[i], &pos[i])
         search_near(keys, n, lo, hi, pos, xs + g0, gn, base, len_, r)
         for i in range(gn):
             r[i] = verify(keys, n, xs[g0 + i], r[i], lo[i], hi[i], &fallbacks)
@@ -418,7 +467,7 @@ def predict_many(int kind, root_vec, int64_t size, const double[::1] t, double[:
 BATCH_GROUP = GROUP
 #: Bumped whenever the kernels' memory access pattern changes (what gets prefetched, how a
 #: window is searched): also part of that cache key, since timings move with it.
-KERNEL_REVISION = 5
+KERNEL_REVISION = 6
 
 
 cdef class RMIKernel(LookupKernel):
