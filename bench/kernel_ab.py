@@ -96,14 +96,15 @@ def compare(keys: np.ndarray, specs, sides, queries: int, repeats: int, seed: in
     """``(spec, {side: median ns})`` rows; the sides' calls alternate, every answer checked.
 
     Batch: one ``lower_bound_batch`` call over all queries.  ``scalar``: a Python loop of
-    ``searchsorted`` calls, one Python int or float per call (latency, not throughput).
+    ``searchsorted`` calls, one Python int or float per call (latency, not throughput);
+    its time includes the loop and storing the results, the same on both sides.
     """
     from .runner import _check, build_index
     from .timing import summary_ns, time_runs
     q = keys[np.random.default_rng(seed).integers(0, keys.size, queries)]
     expected = np.searchsorted(keys, q)
     out = np.empty(q.size, dtype=np.int64)
-    items = q.tolist()
+    items = q.tolist() if scalar else None
 
     def run(k):
         if scalar:

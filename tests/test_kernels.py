@@ -163,26 +163,50 @@ def _fallbacks(idx: RMI) -> int:
     return idx._fallbacks + (idx._kernel.fallbacks if idx._kernel is not None else 0)
 
 
+def _around_ends(keys: np.ndarray) -> np.ndarray:
+    """The first and last keys and their neighbours in the dtype (where they exist)."""
+    ends = keys[[0, -1]]
+    if keys.dtype.kind == "f":
+        return np.concatenate([ends, np.nextafter(ends, -np.inf), np.nextafter(ends, np.inf)]).astype(keys.dtype)
+    info = np.iinfo(keys.dtype)
+    out = [ends]
+    if keys[0] > info.min:
+        out.append(np.array([keys[0] - 1], keys.dtype))
+    if keys[-1] < info.max:
+        out.append(np.array([keys[-1] + 1], keys.dtype))
+    return np.concatenate(out)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_line_first_search_at_every_alignment_and_with_wrong_windows(dtype):
+@pytest.mark.parametrize("n", [1, 2, 3, 17, 33, 6_000])
+def test_line_first_search_at_every_alignment_and_with_wrong_windows(dtype, n):
     """The compiled searches start at the cache line of the predicted key, located from
-    the key array's address: at every offset of the array within a 64-byte line, and with
-    leaf error bounds made too narrow or shifted off the prediction (so windows miss and
-    the search's ranges empty), answers and fallbacks must be the reference's."""
-    keys = _keys(dtype, 6_000, 12)
-    q = _queries(keys, 13)
+    the key array's address: at every offset of the array within a 64-byte line, at the
+    array's ends and with leaf error bounds as built, too narrow, empty or shifted off
+    the prediction (so windows miss and the search's ranges empty), answers and
+    fallbacks must be the reference's, and no key outside the array may be read (the
+    slots around it hold values that would change an answer)."""
+    keys = _keys(dtype, n, 12)
+    q = np.concatenate([_queries(keys, 13), _around_ends(keys)])
+    scalar_q = np.concatenate([q[:: max(1, q.size // 300)], _around_ends(keys)])
     per_line = 64 // keys.itemsize
-    buf = np.empty(keys.size + per_line, dtype=keys.dtype)
-    expected = np.searchsorted(keys, q)
+    big, small = (np.finfo(dtype).max, np.finfo(dtype).min) if keys.dtype.kind == "f" else \
+        (np.iinfo(dtype).max, np.iinfo(dtype).min)
+    buf = np.empty(keys.size + 2 * per_line, dtype=keys.dtype)
+    expected, expected_scalar = np.searchsorted(keys, q), np.searchsorted(keys, scalar_q).tolist()
+    leaves = min(32, n)
     for skew in range(per_line):
-        view = buf[skew: skew + keys.size]
+        buf[:skew + per_line] = big                          # out of order on both sides
+        buf[skew + per_line + n:] = small
+        view = buf[skew + per_line: skew + per_line + n]
         view[:] = keys
-        ref, comp = RMI(view, leaves=32, backend="numpy"), RMI(view, leaves=32, backend="compiled")
+        ref = RMI(view, leaves=leaves, backend="numpy")
+        comp = RMI(view, leaves=leaves, backend="compiled")
         assert np.shares_memory(comp._keys, buf)             # searched in place, at this offset
         elo, ehi = ref._leaves["elo"].copy(), ref._leaves["ehi"].copy()
         narrow = -(-elo // 4)
         bounds = {"as built": (elo, ehi), "too narrow": (narrow, np.maximum(ehi // 4, narrow + 1)),
-                  "one key": (elo, elo + 1), "shifted right": (elo + 40, ehi + 40),
+                  "one key": (elo, elo + 1), "empty": (elo, elo), "shifted right": (elo + 40, ehi + 40),
                   "shifted left": (elo - 40, ehi - 40)}
         for name, (lo, hi) in bounds.items():
             for idx in (ref, comp):                          # ehi >= elo: what loading accepts
@@ -191,7 +215,13 @@ def test_line_first_search_at_every_alignment_and_with_wrong_windows(dtype):
             before = _fallbacks(ref), _fallbacks(comp)
             np.testing.assert_array_equal(comp.searchsorted(q), expected, err_msg=f"{name}, skew {skew}")
             np.testing.assert_array_equal(ref.searchsorted(q), expected)
-            assert [comp.searchsorted(x) for x in q[:300].tolist()] == expected[:300].tolist()
-            assert [ref.searchsorted(x) for x in q[:300].tolist()] == expected[:300].tolist()
+            assert [comp.searchsorted(x) for x in scalar_q.tolist()] == expected_scalar, (name, skew)
+            assert [ref.searchsorted(x) for x in scalar_q.tolist()] == expected_scalar
             after = _fallbacks(ref), _fallbacks(comp)
-            assert after[0] - before[0] == after[1] - before[1], (name, skew)
+            _, lo_r, hi_r = ref._windows(np.concatenate([q, scalar_q]))
+            if np.all(hi_r > lo_r):  # (the kernels widen an empty window to its one key, which may
+                assert after[0] - before[0] == after[1] - before[1], (name, skew)   # spare a fallback)
+        hybrid = RMI(view, leaves=leaves, max_error=4, backend="compiled")   # windows from separators
+        np.testing.assert_array_equal(hybrid.searchsorted(q), expected, err_msg=f"hybrid, skew {skew}")
+        assert [hybrid.searchsorted(x) for x in scalar_q.tolist()] == expected_scalar
+        assert hybrid.stats()["fallbacks"] == 0 or n < 3

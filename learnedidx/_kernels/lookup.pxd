@@ -4,8 +4,10 @@
 ``LookupKernel`` is the base of every compiled index: it reduces one Python number
 to a lower-bound target in C (``learnedidx._queries`` semantics) and dispatches to
 the subclass's per-dtype ``_lb_*`` method.  The inline searches here are the compiled
-twins of ``learnedidx.search``.
+twins of ``learnedidx.search``, except ``near_step`` / ``search_near``, which reach the
+same answers by another probe order (the reference searches the whole window).
 """
+cimport cython
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t, uintptr_t
 
 ctypedef fused key_t:
@@ -90,7 +92,8 @@ cdef enum:
                          # only at their first probe.  Prefetching whole windows (16 lines) spent
                          # DRAM bandwidth on lines the search never reads: at 10M keys, 16K-leaf
                          # RMI 66.7 -> 50.5 ns (uniform), 64.4 -> 57.1 ns (lognormal), the B-tree
-                         # within noise (bench/RESULTS.md)
+                         # within noise (bench/RESULTS.md).  Now used by the B-tree's pages only:
+                         # the RMI prefetches its predicted key's line (search_near)
 
 
 cdef inline void prefetch_window(const void* first, int64_t nbytes) noexcept nogil:
@@ -146,12 +149,15 @@ cdef inline int64_t clamp_to(int64_t v, int64_t a, int64_t b) noexcept nogil:
     return v if v > a else a
 
 
+@cython.cdivision(True)
 cdef inline void near_step(const key_t* keys, int64_t pos, key_t x, int64_t* a, int64_t* b) noexcept nogil:
-    """Narrow a lower bound's range ``[a, b]`` (``a < b``) with the cache line holding
-    key ``pos``: its first and last keys, clamped into ``[a, b - 1]``, say whether the
-    answer is left of the line, inside it or right of it.  Both reads hit one line fill,
-    and there is no branch.  When the answer is inside (a model's prediction mostly
-    lands in the answer's own line), the rest of the search stays in that cached line."""
+    """Narrow a lower bound's range ``[a, b]`` (``a < b`` is required: both probes lie in
+    ``[a, b - 1]``) with the cache line holding key ``pos``: its first and last keys,
+    clamped into that range, say whether the answer is left of the line, inside it or
+    right of it.  Both reads hit one line fill (for a key array aligned to its item
+    size, as numpy allocates; a byte-misaligned view is searched right, with the two
+    reads possibly in two lines).  When the answer is inside (a model's prediction
+    mostly lands in the answer's own line), the rest of the search stays in that line."""
     cdef int64_t per_line = 64 // <int64_t>sizeof(key_t)
     cdef int64_t skew = <int64_t>((<uintptr_t>keys & 63) // sizeof(key_t))   # keys[0]'s slot in its line
     cdef int64_t first = ((pos + skew) & -per_line) - skew
@@ -178,7 +184,8 @@ cdef inline void search_near(const key_t* keys, int64_t n, const int64_t* lo, co
     binary search's first step did, since that step also read about the predicted line.
     ``base`` and ``length`` are scratch arrays of ``gn``.  Every probe lies inside the
     range still open, so the answer is the window's lower bound, as a plain binary search
-    of the window gives it.
+    of the window gives it (a range that near_step emptied probes one readable key, whose
+    outcome is discarded).
     """
     cdef int64_t i, a, b, ln, longest = 0
     cdef int64_t start[GROUP]

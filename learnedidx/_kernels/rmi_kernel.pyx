@@ -252,7 +252,8 @@ cdef inline void hybrid_window(const State* st, key_t x, int64_t row, int64_t* l
 cdef inline int64_t leaf_window(const State* st, key_t x, int64_t leaf, int64_t* lo, int64_t* hi,
                                 int64_t* hybrid_row=NULL) noexcept nogil:
     """Search window ``[lo, hi)`` of target ``x`` in ``leaf`` (clamped to ``[0, n]``); returns
-    the leaf model's predicted position (a hybrid leaf's: its window's middle).
+    the leaf model's predicted position (a hybrid leaf's: its window's middle, where the
+    search starts; ``RMI.predict`` reports the window's start for those).
 
     Given ``hybrid_row``, a hybrid leaf is left to the caller instead: its row goes
     there, the window is not computed, and the return value is -1.
