@@ -31,8 +31,6 @@ import json
 import sys
 import time
 
-import numpy as np
-
 from learnedidx import RMI, tune
 from learnedidx.tuning import _features_supported
 
