@@ -57,16 +57,30 @@ def _parse_value(text: str):
 def parse_spec(spec: str) -> tuple[str, dict]:
     """``"BTree:node_bytes=128,page_keys=32"`` -> ``("BTree", {"node_bytes": 128, "page_keys": 32})``.
 
+    A dotted name sets one entry of a dict parameter (``root_params.bits=14``).
+
     >>> parse_spec("RMI:root=cubic,leaves=4096")
     ('RMI', {'root': 'cubic', 'leaves': 4096})
+    >>> parse_spec("RMI:root_params.bits=14,leaves=13500")
+    ('RMI', {'root_params': {'bits': 14}, 'leaves': 13500})
     """
     name, _, rest = spec.partition(":")
     params = {}
     for item in filter(None, rest.split(",")):
         key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise SpecError(f"bad index parameter {item!r} in {spec!r}; write NAME:param=value,...")
-        params[key.strip()] = _parse_value(value.strip())
+        outer, dot, inner = key.strip().partition(".")
+        if not eq or not outer or (dot and not inner):
+            raise SpecError(f"bad index parameter {item!r} in {spec!r}; write NAME:param=value,... "
+                            "(or param.key=value for a dict parameter)")
+        if dot:
+            entry = params.setdefault(outer, {})
+            if not isinstance(entry, dict):
+                raise SpecError(f"{outer!r} given both as a value and as a dict in {spec!r}")
+            entry[inner.strip()] = _parse_value(value.strip())
+        else:
+            if isinstance(params.get(outer), dict):
+                raise SpecError(f"{outer!r} given both as a value and as a dict in {spec!r}")
+            params[outer] = _parse_value(value.strip())
     return name.strip(), params
 
 

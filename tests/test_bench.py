@@ -128,6 +128,11 @@ def test_workload_errors():
 def test_parse_spec():
     assert runner.parse_spec("BTree:node_bytes=128,page_keys=32") == ("BTree", {"node_bytes": 128, "page_keys": 32})
     assert runner.parse_spec("RMI") == ("RMI", {})
+    assert runner.parse_spec("RMI:root_params.bits=14,leaves=13500") == \
+        ("RMI", {"root_params": {"bits": 14}, "leaves": 13500})
+    for bad in ("RMI:root_params.=3", "RMI:root_params=1,root_params.bits=2", "RMI:root_params.bits=2,root_params=1"):
+        with pytest.raises(runner.SpecError):
+            runner.parse_spec(bad)
     with pytest.raises(runner.SpecError):
         runner.parse_spec("RMI:leaves")
 
