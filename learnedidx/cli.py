@@ -32,7 +32,8 @@ def _bench_parser(sub) -> None:
     b.add_argument("--queries", type=int, default=1_000_000, help="batch queries (default 1,000,000)")
     b.add_argument("--scalar-queries", type=int, default=100_000, help="scalar queries (default 100,000)")
     b.add_argument("--index", action="append", metavar="NAME[:param=value,...]",
-                   help="index to run (repeatable); default: RMI, BTree, InterleavedBinarySearch, "
+                   help="index to run (repeatable; a dict parameter's entry as param.key=value, e.g. "
+                        "RMI:root_params.bits=14,leaves=13500); default: RMI, BTree, InterleavedBinarySearch, "
                         "BinarySearch, SortedBinarySearch and the installed peers")
     b.add_argument("--workload", action="append", choices=("present", "absent", "mixed", "range"),
                    help="query workload (repeatable; default: present)")
