@@ -757,9 +757,12 @@ class RMI(IndexBase):
         if self.max_error is None or self.max_error < 1:
             return "hybrid leaves without max_error"
         B = self.max_error
+        if B > 2 * self._n + 1:        # a hybrid leaf's window (> B) is at most 2n + 1 keys wide
+            return "max_error too large for hybrid leaves"
         if not np.all((h["start"] >= 0) & (h["start"] < h["end"]) & (h["end"] <= self._n)):
             return "hybrid span out of range"
-        if not np.array_equal(h["count"], (h["end"] - h["start"] + B - 1) // B):
+        # (written so that no sum can overflow: the kernels read count >= 1 separators)
+        if not np.all(h["count"] >= 1) or not np.array_equal(h["count"], (h["end"] - h["start"] - 1) // B + 1):
             return "hybrid separator count does not match its span"
         if not np.array_equal(h["off"], np.concatenate(([0], np.cumsum(h["count"])[:-1]))):
             return "hybrid separator offsets are not consecutive"

@@ -364,3 +364,32 @@ def test_signed_zeros(backend, dtype):
     keys = np.array([-1.0, 0.0, -0.0, 0.0, -0.0, 2.0], dtype=dtype)
     for root in ROOTS:
         assert_signed_zeros(build(keys, backend, root=root, leaves=3), dtype)
+
+
+@pytest.mark.parametrize("forge", ["wrapping counts", "zero count"])
+def test_hybrid_tables_whose_counts_wrap_are_rejected(forge):
+    """A loaded hybrid table must hold >= 1 separator per row: the kernels read one.  With
+    ``max_error`` near 2**63 the count formula ``(span + B - 1) // B`` wraps in int64, so
+    counts of -2 could pass a check written that way; both are refused, not searched."""
+    rng = np.random.default_rng(5)
+    keys = np.sort(rng.integers(0, 2 ** 40, 4_000, dtype=np.uint64))
+    idx = RMI(keys, root="linear", leaves=5, max_error=2)
+    meta, arrays = idx._state()
+    h = arrays["hybrid"].copy()
+    assert h.size >= 5
+    if forge == "wrapping counts":
+        meta = dict(meta, max_error=2 ** 63 - 1)
+        span = np.ones(h.size, dtype=np.int64)
+        span[2] = 2                                           # (2 + B - 1) // B wraps to -2
+        count = np.ones(h.size, dtype=np.int64)
+        count[2] = -2
+    else:
+        span = h["end"] - h["start"]
+        count = h["count"].copy()
+        count[1], count[2] = 0, count[2] + count[1]
+    h["end"] = h["start"] + span
+    h["count"] = count
+    h["off"] = np.concatenate(([0], np.cumsum(count)[:-1]))
+    arrays = dict(arrays, hybrid=h, seps=arrays["seps"][: int(count.sum())])
+    with pytest.raises(ValueError, match="max_error too large|separator count"):
+        RMI._from_state(meta, arrays)

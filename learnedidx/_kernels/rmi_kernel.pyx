@@ -11,8 +11,9 @@ Batch lookups release the GIL and process ``GROUP`` queries at a time: all of th
 are routed and their leaf records prefetched, then the cache line of each predicted
 key, then their windows are searched in lock step (``search_near``: the predicted
 line first, then a branch-free binary search of what is left), so that many cache
-misses are in flight at once instead of one.  A scalar lookup reads the predicted
-line first too.
+misses are in flight at once instead of one.  Queries routed to hybrid leaves first
+search their leaf's separators, in a lock step of their own.  A scalar lookup reads
+the predicted line first too.
 """
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.math cimport frexp
@@ -256,7 +257,8 @@ cdef inline int64_t leaf_window(const State* st, key_t x, int64_t leaf, int64_t*
     search starts; ``RMI.predict`` reports the window's start for those).
 
     Given ``hybrid_row``, a hybrid leaf is left to the caller instead: its row goes
-    there, the window is not computed, and the return value is -1.
+    there, the window is not computed, and the return value is -1 (a linear leaf's
+    prediction is clamped to ``[0, n]``, so it is never negative).
     """
     cdef double d, pred, c, xd
     cdef uint64_t qu, bu
@@ -402,7 +404,7 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
                 hyb_query[n_hyb] = i
                 hyb_row[n_hyb] = row
                 hyb_base[n_hyb] = seps + st.hyb[4 * row]
-                hyb_len[n_hyb] = st.hyb[4 * row + 1]        # >= 1 (RMI._hybrid_problem)
+                hyb_len[n_hyb] = st.hyb[4 * row + 1]        # >= 1: RMI._hybrid_problem checks loaded tables
                 hyb_x[n_hyb] = xs[g0 + i]
                 hyb_longest = hyb_longest if hyb_longest > hyb_len[n_hyb] else hyb_len[n_hyb]
                 LIDX_PREFETCH(hyb_base[n_hyb] + (hyb_len[n_hyb] >> 1))
