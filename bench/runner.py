@@ -57,7 +57,7 @@ def _parse_value(text: str):
 def parse_spec(spec: str) -> tuple[str, dict]:
     """``"BTree:node_bytes=128,page_keys=32"`` -> ``("BTree", {"node_bytes": 128, "page_keys": 32})``.
 
-    A dotted name sets one entry of a dict parameter (``root_params.bits=14``).
+    A dotted name sets one entry of a ``*_params`` dict parameter (``root_params.bits=14``).
 
     >>> parse_spec("RMI:root=cubic,leaves=4096")
     ('RMI', {'root': 'cubic', 'leaves': 4096})
@@ -68,25 +68,34 @@ def parse_spec(spec: str) -> tuple[str, dict]:
     params = {}
     for item in filter(None, rest.split(",")):
         key, eq, value = item.partition("=")
-        outer, dot, inner = key.strip().partition(".")
-        if not eq or not outer or (dot and not inner):
+        outer, dot, inner = (part.strip() for part in key.partition("."))
+        if not eq or not outer or (dot and (not inner or "." in inner)):
             raise SpecError(f"bad index parameter {item!r} in {spec!r}; write NAME:param=value,... "
-                            "(or param.key=value for a dict parameter)")
+                            "(or params_name.key=value for an entry of a *_params dict)")
+        if dot and not outer.endswith("_params"):
+            raise SpecError(f"{outer!r} in {spec!r} takes a value, not dict entries (only *_params do)")
+        if outer in params and (dot != isinstance(params[outer], dict) or not dot):
+            raise SpecError(f"{outer!r} given twice in {spec!r}")
         if dot:
             entry = params.setdefault(outer, {})
-            if not isinstance(entry, dict):
-                raise SpecError(f"{outer!r} given both as a value and as a dict in {spec!r}")
-            entry[inner.strip()] = _parse_value(value.strip())
+            if inner in entry:
+                raise SpecError(f"{outer}.{inner} given twice in {spec!r}")
+            entry[inner] = _parse_value(value.strip())
         else:
-            if isinstance(params.get(outer), dict):
-                raise SpecError(f"{outer!r} given both as a value and as a dict in {spec!r}")
             params[outer] = _parse_value(value.strip())
     return name.strip(), params
 
 
 def label(name: str, params: dict) -> str:
-    """A row label: the name with its parameters."""
-    return name + ("" if not params else "(" + ",".join(f"{k}={v}" for k, v in params.items()) + ")")
+    """A row label: the name with its parameters, written as a spec's would be.
+
+    >>> label("RMI", {"root_params": {"bits": 14}, "leaves": 13500})
+    'RMI(root_params.bits=14,leaves=13500)'
+    """
+    items = []
+    for k, v in params.items():
+        items += [f"{k}.{ik}={iv}" for ik, iv in v.items()] if isinstance(v, dict) else [f"{k}={v}"]
+    return name + ("" if not items else "(" + ",".join(items) + ")")
 
 
 def build_index(spec: str, keys: np.ndarray):

@@ -130,9 +130,14 @@ def test_parse_spec():
     assert runner.parse_spec("RMI") == ("RMI", {})
     assert runner.parse_spec("RMI:root_params.bits=14,leaves=13500") == \
         ("RMI", {"root_params": {"bits": 14}, "leaves": 13500})
-    for bad in ("RMI:root_params.=3", "RMI:root_params=1,root_params.bits=2", "RMI:root_params.bits=2,root_params=1"):
+    assert runner.parse_spec("RMI: root_params . bits = 14") == ("RMI", {"root_params": {"bits": 14}})
+    for bad in ("RMI:root_params.=3", "RMI:root_params=1,root_params.bits=2", "RMI:root_params.bits=2,root_params=1",
+                "RMI:root_params.a.b=1", "RMI:leaves.x=1", "RMI:root_params.bits=1,root_params.bits=2",
+                "RMI:leaves=1,leaves=2"):
         with pytest.raises(runner.SpecError):
             runner.parse_spec(bad)
+    spec = "RMI:root_params.bits=14,leaves=13500"
+    assert runner.label(*runner.parse_spec(spec)) == "RMI(root_params.bits=14,leaves=13500)"
     with pytest.raises(runner.SpecError):
         runner.parse_spec("RMI:leaves")
 
