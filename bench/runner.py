@@ -74,7 +74,7 @@ def parse_spec(spec: str) -> tuple[str, dict]:
                             "(or params_name.key=value for an entry of a *_params dict)")
         if dot and not outer.endswith("_params"):
             raise SpecError(f"{outer!r} in {spec!r} takes a value, not dict entries (only *_params do)")
-        if outer in params and (dot != isinstance(params[outer], dict) or not dot):
+        if outer in params and not (dot and isinstance(params[outer], dict)):   # only entries add up
             raise SpecError(f"{outer!r} given twice in {spec!r}")
         if dot:
             entry = params.setdefault(outer, {})

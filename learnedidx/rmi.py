@@ -761,8 +761,9 @@ class RMI(IndexBase):
             return "max_error too large for hybrid leaves"
         if not np.all((h["start"] >= 0) & (h["start"] < h["end"]) & (h["end"] <= self._n)):
             return "hybrid span out of range"
-        # (written so that no sum can overflow: the kernels read count >= 1 separators)
-        if not np.all(h["count"] >= 1) or not np.array_equal(h["count"], (h["end"] - h["start"] - 1) // B + 1):
+        # written so that no sum can overflow; with start < end above, it also makes every
+        # count >= 1 (the kernels read at least one separator of a row)
+        if not np.array_equal(h["count"], (h["end"] - h["start"] - 1) // B + 1):
             return "hybrid separator count does not match its span"
         if not np.array_equal(h["off"], np.concatenate(([0], np.cumsum(h["count"])[:-1]))):
             return "hybrid separator offsets are not consecutive"
