@@ -470,7 +470,7 @@ def predict_many(int kind, root_vec, int64_t size, const double[::1] t, double[:
 BATCH_GROUP = GROUP
 #: Bumped whenever the kernels' memory access pattern changes (what gets prefetched, how a
 #: window is searched): also part of that cache key, since timings move with it.
-KERNEL_REVISION = 6
+KERNEL_REVISION = 7
 
 
 cdef class RMIKernel(LookupKernel):
