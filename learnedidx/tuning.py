@@ -1,9 +1,10 @@
 """Auto-tuning of the RMI: a Pareto search over configurations, ranked by a cost model.
 
 :func:`tune` explores root model families (``linear``, ``cubic``, ``loglinear``,
-``radix`` with 2**8/2**12/2**16 buckets, ``spline`` with 32/256 knots, and ``mlp``
-with one hidden layer of 8/16/32 when that model is registered), leaf counts 2**6 to
-2**22 (at most ``n``), two or three stages, and hybrid leaves' ``max_error`` (when
+``radix`` with 2**8/2**12/2**14/2**16 buckets, ``spline`` with 32/256 knots, and
+``mlp`` with one hidden layer of 8/16/32 when that model is registered), leaf counts
+2**6 to 2**22 (at most ``n``) plus, under a byte budget, the most leaves each root
+leaves room for, two or three stages, and hybrid leaves' ``max_error`` (when
 :class:`~learnedidx.rmi.RMI` accepts it).  It returns the configurations on the Pareto
 front of (model bytes, estimated ns per lookup) and the one it picks.
 
@@ -24,8 +25,9 @@ the widest sample window estimates ``max_window``.  Model bytes do not depend on
 
 Quantisation dominates when the sample windows are only a few keys wide, so the search
 runs in two phases: a coarse grid (leaf counts 4x apart) on ``sample`` keys ranks the
-candidates; the coarse front, the best few within the budget and their 2x leaf
-neighbours, and the unresolved ones within 10% of the best, are re-measured on samples
+candidates; the coarse front, the best few within the budget with their 2x leaf
+neighbours and their root's budget-filling leaf count, and the unresolved ones within
+10% of the best, are re-measured on samples
 grown 4x at a time (up to ``max_sample``) until the average sample window is at least
 8 keys (2**3) or the sample is all keys.  Only resolved, re-measured or exact
 (``m = n``) measurements enter the returned front.  Measured
@@ -105,7 +107,8 @@ COEFFICIENT_NAMES = ("a", "b", "bk", "c", "d", "e")
 MIN_LEAF_BITS, MAX_LEAF_BITS = 6, 22
 
 #: Candidate roots without the MLP: ``(family, root_params)``.
-BASE_ROOTS = (("radix", {"bits": 8}), ("radix", {"bits": 12}), ("radix", {"bits": 16}), ("linear", {}),
+BASE_ROOTS = (("radix", {"bits": 8}), ("radix", {"bits": 12}), ("radix", {"bits": 14}), ("radix", {"bits": 16}),
+              ("linear", {}),
               ("cubic", {}), ("loglinear", {}), ("spline", {"knots": 32}), ("spline", {"knots": 256}))
 
 #: Hidden layer sizes tried for an MLP root (when ``"mlp"`` is a registered model).
@@ -529,6 +532,32 @@ def _leaf_grid(n: int, step: int) -> list:
     return [1 << b for b in bits]
 
 
+def _most_leaves(root: str, params: dict, stages: int, budget: float, n: int) -> int | None:
+    """The most leaves (at most ``n``) whose tables fit ``budget`` with this root, or None
+    when even ``2**MIN_LEAF_BITS`` do not (or there is no budget).
+
+    The leaf counts of the grid are powers of two, so under a budget the best fitting
+    one may leave up to half of it unused: on 10M lognormal keys a 14-bit radix root
+    takes 131 KB, and with ~570 KB the grid's 8,192 leaves use 393 KB where 13,700 fit
+    (measured 37.6 vs 35.7 ns; bench/RESULTS.md).
+
+    >>> _most_leaves("radix", {"bits": 8}, 2, 2056 + 32 * 100, 10**6)
+    100
+    """
+    if not math.isfinite(budget):
+        return None
+    lo, hi = 1 << MIN_LEAF_BITS, max(1 << MIN_LEAF_BITS, n)
+    if _table_bytes(_config(root, params, lo, stages)) > budget:
+        return None
+    while lo < hi:                          # the tables grow with the leaf count
+        mid = (lo + hi + 1) // 2
+        if _table_bytes(_config(root, params, mid, stages)) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _check_args(max_bytes, target, slack):
     if max_bytes is not None and (not isinstance(max_bytes, (int, np.integer)) or isinstance(max_bytes, bool)
                                   or max_bytes < 1):
@@ -598,15 +627,17 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
     def fits(cfg):
         return _table_bytes(cfg) <= budget
 
-    # phase 1: coarse grid, leaf counts 4x apart
+    # phase 1: coarse grid, leaf counts 4x apart, and each root's budget-filling count
     grid = []
-    for L in _leaf_grid(n, 2):
-        for st in stages:
-            if st == 3 and L < 1 << 8:
-                continue
-            for root, params in (base_roots if st == 2 else [r for r in base_roots if r in THREE_STAGE_ROOTS]):
+    for st in stages:
+        for root, params in (base_roots if st == 2 else [r for r in base_roots if r in THREE_STAGE_ROOTS]):
+            counts = set(_leaf_grid(n, 2))
+            filling = _most_leaves(root, params, st, budget, n)
+            if filling is not None:
+                counts.add(filling)
+            for L in sorted(counts):
                 cfg = _config(root, params, L, st)
-                if fits(cfg):
+                if (st == 2 or L >= 1 << 8) and fits(cfg):
                     grid.append(cfg)
     if not grid:
         smallest = min(32 * L for L in _leaf_grid(n, 1))
@@ -623,7 +654,8 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
                          f"(smallest: {min(c.nbytes for c in coarse):,} bytes); raise max_bytes")
 
     # phase 2: re-measure, on samples grown until their windows are resolved, the coarse
-    # front and the best few, and measure the best few's 2x leaf neighbours
+    # front and the best few, and measure the best few's 2x leaf neighbours and their
+    # root's budget-filling leaf count (coarse samples rank it poorly: few keys per leaf)
     measured = {_key(c.config): c for c in coarse if "max_error" not in c.config}
     def plain(cfg):
         return {k: v for k, v in cfg.items() if k != "max_error"}
@@ -641,9 +673,11 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
         base = measured[_key(plain(c.config))]
         if not base.refined:
             todo[_key(base.config)] = (base.config, start(base))
-        for L in (base.config["leaves"] // 2, base.config["leaves"] * 2):
-            cfg = _config(base.config["root"], base.config["root_params"], L, base.config["stages"])
-            if 1 <= L <= n and fits(cfg) and _key(cfg) not in measured:
+        bc = base.config
+        for L in (bc["leaves"] // 2, bc["leaves"] * 2, _most_leaves(bc["root"], bc["root_params"], bc["stages"],
+                                                                       budget, n) or 0):
+            cfg = _config(bc["root"], bc["root_params"], L, bc["stages"])
+            if 1 <= L <= n and fits(cfg) and not (_key(cfg) in measured and measured[_key(cfg)].refined):
                 todo.setdefault(_key(cfg), (cfg, start(base)))
     # unresolved coarse windows all sit near the quantisation floor, so their ranking is
     # loose: re-measure every unresolved one within 10% of the best (at most 2 * refine)

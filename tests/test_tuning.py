@@ -98,6 +98,37 @@ def test_respects_max_bytes_and_best_is_exact(budget):
     assert_exact(keys, idx)
 
 
+@pytest.mark.parametrize("root, params, stages", [("radix", {"bits": 14}, 2), ("linear", {}, 2), ("cubic", {}, 3)])
+@pytest.mark.parametrize("budget", [3_000, 150_000, 571_449, math.inf])
+def test_most_leaves_fill_the_budget(root, params, stages, budget):
+    def table(leaves):
+        return tuning._table_bytes(tuning._config(root, params, leaves, stages))
+
+    n = 10_000_000
+    L = tuning._most_leaves(root, params, stages, budget, n)
+    if not math.isfinite(budget):
+        assert L is None
+        return
+    if table(1 << tuning.MIN_LEAF_BITS) > budget:
+        assert L is None
+        return
+    assert L >= 1 << tuning.MIN_LEAF_BITS and table(L) <= budget
+    assert L == n or table(L + 1) > budget
+    assert tuning._most_leaves(root, params, stages, budget, 100) == 100 or table(100) > budget
+
+
+def test_budget_filling_leaf_counts_are_explored():
+    keys = lognormal_keys(60_000)
+    budget = 8 * (2 ** 12 + 1) + 32 * 1_500          # a 12-bit radix root and 1,500 leaves
+    r = tune(keys, max_bytes=budget, calibrate=False, roots=[("radix", {"bits": 12}), ("linear", {})],
+             stages=(2,), max_errors=())
+    leaves = {c.config["leaves"] for c in r.candidates if c.config["root"] == "radix"}
+    assert 1_500 in leaves                           # no power of two
+    assert any(c.config["leaves"] == 1_500 and c.refined for c in r.candidates)
+    assert all(c.nbytes <= budget for c in r.front)
+    assert RMI(keys, **r.best).nbytes <= budget
+
+
 def test_budget_below_every_configuration():
     with pytest.raises(ValueError, match="raise max_bytes"):
         tune(lognormal_keys(5_000), max_bytes=100, calibrate=False, roots=ROOTS)
