@@ -42,30 +42,43 @@ budget test adds 10% to the estimated hybrid tables, whose estimates were within
 
 The cost model (ns per batch lookup)
 ------------------------------------
-``est_ns = a + b (W + S) + bk (W Kk + S Ks) + c Km + d R + e T`` where ``W`` is the
-average log2 window of the final search, ``S`` the average log2 of the separators a
-hybrid leaf searches first (0 without hybrid leaves), ``Kk``, ``Ks``, ``Km`` are
-``log2(1 + bytes / L2)`` of the key array, the separator arrays and the model (how far
-each outgrows the per-core L2 cache, so a probe or a leaf read pays a miss), ``R`` the
-root's cost in multiply-add units (:func:`root_units`) and ``T`` 1 for three stages.
-So a search probe costs ``b`` plus ``bk`` per doubling of its array beyond L2, and the
-model's size costs ``c`` per doubling beyond L2.
+``est_ns = a + b (W + S) + bk (V Kk + S Ks) + bd (V Dk + S Ds) + c Km + d R + e T`` where
+``W`` is the average log2 window of the final search and ``V`` its bits beyond one
+cache line's keys (:func:`beyond_line`: a lookup reads its predicted key's line first, so
+only the halvings that leave that line read more of the key array), ``S`` the average
+log2 of the separators a hybrid leaf searches first (0 without hybrid leaves), ``Kk``,
+``Ks``, ``Km`` are ``log2(1 + bytes / L2)`` of the key array, the separator arrays and
+the model (how far each outgrows the per-core L2 cache), ``Dk`` and ``Ds`` the same
+beyond the L3 cache (where a probe goes to DRAM), ``R`` the root's cost in multiply-add
+units (:func:`root_units`) and ``T`` 1 for three stages.  So every window bit costs
+``b`` of instructions, a bit beyond the first line ``bk`` per doubling of the keys
+beyond L2 and ``bd`` per doubling beyond L3, and the model's size ``c`` per doubling
+beyond L2.
 
 The coefficients are fitted by non-negative least squares to the fastest-of-rounds batch
-lookup time of the compiled RMI on 23 configurations over synthetic lognormal keys of
-2**16, 2**20 and 2**22 keys (:func:`calibrate`; 8-16 s), cached per process and in
+lookup time of the compiled RMI on 31 configurations over synthetic lognormal keys of
+2**16, 2**20, 2**22 and 2**24 keys (the last, 128 MB, beyond the L3 cache), three of
+them with hybrid leaves (:func:`calibrate`; 15-16 s), cached per process and in
 ``~/.cache/learnedidx/cost_model.json`` (``$LEARNEDIDX_CACHE`` overrides the directory)
-under the CPU model, core count, L2 size and kernel backend.  ``calibrate=False`` uses
-:data:`DEFAULT_COEFFICIENTS`, the medians of three calibrations on the development
-machine (AMD EPYC, 2 cores shared with other jobs, 512 KiB L2, compiled kernels)::
+under the CPU model, core count, L2 and L3 sizes, kernel backend and calibration points.
+``calibrate=False`` uses :data:`DEFAULT_COEFFICIENTS`, the medians of three calibrations
+on the development machine (AMD EPYC, 2 cores shared with other jobs, 512 KiB L2, 32 MiB L3, compiled
+kernels, kernel revision 7)::
 
-    a = 23.9 ns, b = 0.89 ns/bit, bk = 2.64 ns/bit/doubling, c = 3.72 ns/doubling,
-    d = 2.51 ns/unit, e = 9.89 ns          (rms residual of a fit: 10-15 ns)
+    a = 21.2 ns, b = 0.98 ns/bit, bk = 0.07 ns/bit/doubling, bd = 1.87 ns/bit/doubling,
+    c = 1.62 ns/doubling, d = 2.16 ns/unit, e = 8.73 ns   (rms residual of a fit: 3.7-3.9 ns)
 
-The three runs ranged a 20-37, b 0.2-2.0, bk 1.5-2.8, c 2.1-6.5, d 1.7-2.6, e 8-14: on a
-loaded machine the split between terms is noisy, but the sum is steady.  So a window
-bit costs ~3.5 ns while the keys fit in L2 and ~20 ns over 10M uint64 keys (80 MB),
-and a model 8x larger than L2 adds ~12 ns.
+The three runs ranged a 21.1-21.8, b 0.96-1.05, bk 0.03-0.12, bd 1.79-1.98.  So over 10M
+uint64 keys (80 MB) a window bit beyond the first line costs ~4.9 ns, one inside it
+~1 ns.  Checked against full builds timed on 10M lognormal keys (radix roots, 4,800 to
+27,153 leaves): estimates 0-2.4 ns above the measured 35-39 ns, in the same order.  On
+GSHHG's S2 cell ids they are 7-10 ns below the measured 61-74 ns (12-15%), still in the
+same order (hybrid leaves included): there the windows are heavy-tailed (up to 40 times
+the average), and a lock step of 64 searches takes as many steps as its widest, which
+the model does not see.  Before the points beyond L3, the line term and the hybrid
+points (calibration up to 2**22 keys, every window bit alike) the estimate for GSHHG's
+radix14 x 14,466 was 46 ns (measured 63), and hybrid leaves were ranked cheaper than
+they ran.
 
 Estimates are for random present keys in one batch call; a scalar lookup adds the
 Python call overhead (about the same for every configuration) on top.
@@ -80,6 +93,7 @@ True
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
 import json
@@ -98,10 +112,10 @@ from .interface import compiled_module
 from .rmi import RMI
 
 #: Cost model coefficients fitted on the development machine (see the module docstring).
-DEFAULT_COEFFICIENTS = {"a": 23.9, "b": 0.89, "bk": 2.64, "c": 3.72, "d": 2.51, "e": 9.89}
+DEFAULT_COEFFICIENTS = {"a": 21.24, "b": 0.98, "bk": 0.07, "bd": 1.87, "c": 1.62, "d": 2.16, "e": 8.73}
 
 #: The coefficient names in the order of :meth:`CostModel.features`.
-COEFFICIENT_NAMES = ("a", "b", "bk", "c", "d", "e")
+COEFFICIENT_NAMES = ("a", "b", "bk", "bd", "c", "d", "e")
 
 #: Leaf counts explored: powers of two from 2**6 to 2**22 (capped at ``n``).
 MIN_LEAF_BITS, MAX_LEAF_BITS = 6, 22
@@ -129,22 +143,37 @@ _PROCESS_CACHE: dict[str, "CostModel"] = {}
 
 # --------------------------------------------------------------------------- cost model
 
+def _cache_bytes(level: int, default: int) -> int:
+    """Size in bytes of the CPU's cache of ``level`` (sysfs on Linux), or ``default``."""
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    try:
+        for d in sorted(base.glob("index*")):
+            if (d / "level").read_text().strip() == str(level):
+                text = (d / "size").read_text().strip().upper()
+                mult = {"K": 1024, "M": 1024 ** 2}.get(text[-1:], 1)
+                return int(text.rstrip("KM")) * mult
+    except (OSError, ValueError):
+        pass
+    return default
+
+
 def l2_cache_bytes() -> int:
     """Per-core L2 cache size in bytes (from sysfs on Linux; 1 MiB when unknown).
 
     >>> l2_cache_bytes() >= 64 * 1024
     True
     """
-    base = Path("/sys/devices/system/cpu/cpu0/cache")
-    try:
-        for d in sorted(base.glob("index*")):
-            if (d / "level").read_text().strip() == "2":
-                text = (d / "size").read_text().strip().upper()
-                mult = {"K": 1024, "M": 1024 ** 2}.get(text[-1:], 1)
-                return int(text.rstrip("KM")) * mult
-    except (OSError, ValueError):
-        pass
-    return 1 << 20
+    return _cache_bytes(2, 1 << 20)
+
+
+def l3_cache_bytes() -> int:
+    """Last-level (L3) cache size in bytes (from sysfs on Linux; 16 MiB when unknown, or
+    when there is no L3: then the L2 is the last level and this its size).
+
+    >>> l3_cache_bytes() >= l2_cache_bytes()
+    True
+    """
+    return max(_cache_bytes(3, 16 << 20), l2_cache_bytes())
 
 
 def root_units(root: str, params: dict | None = None) -> float:
@@ -183,20 +212,45 @@ class CostModel:
     cache_bytes: int = field(default_factory=l2_cache_bytes)
     source: str = "default"
     info: dict = field(default_factory=dict)
+    llc_bytes: int = field(default_factory=l3_cache_bytes)
 
     def features(self, window: float, key_bytes: int, model_bytes: int, units: float = 1.0, stages: int = 2,
-                 sep_window: float = 0.0, sep_bytes: int = 0) -> np.ndarray:
-        """The feature vector in the order of :data:`COEFFICIENT_NAMES`."""
-        def doublings(b):
-            return math.log2(1.0 + b / self.cache_bytes)
+                 sep_window: float = 0.0, sep_bytes: int = 0, window_lines: float | None = None) -> np.ndarray:
+        """The feature vector in the order of :data:`COEFFICIENT_NAMES`.
+
+        ``window_lines`` is the average of ``max(0, log2(w + 1) - log2(keys per line))``
+        over the lookups (:func:`beyond_line`): the halvings of a window that leave its
+        first cache line, which are what the key array's size makes expensive; when not
+        given, ``max(0, window - 3)`` (8-byte keys, every window alike).
+        """
+        def doublings(b, cache=self.cache_bytes):
+            return math.log2(1.0 + b / cache)
         kk, ks = doublings(key_bytes), doublings(sep_bytes)
-        return np.array([1.0, window + sep_window, window * kk + sep_window * ks, doublings(model_bytes),
-                         units, 1.0 if stages == 3 else 0.0])
+        dk, ds = doublings(key_bytes, self.llc_bytes), doublings(sep_bytes, self.llc_bytes)
+        wl = max(0.0, window - 3.0) if window_lines is None else window_lines
+        return np.array([1.0, window + sep_window, wl * kk + sep_window * ks, wl * dk + sep_window * ds,
+                         doublings(model_bytes), units, 1.0 if stages == 3 else 0.0])
 
     def estimate(self, **features) -> float:
         """Estimated ns per batch lookup for the given :meth:`features` arguments."""
         x = self.features(**features)
         return float(x @ np.array([self.coef[k] for k in COEFFICIENT_NAMES]))
+
+
+def beyond_line(windows: np.ndarray, itemsize: int) -> float:
+    """Average over lookups of the log2 window bits beyond one cache line's keys:
+    ``mean(max(0, log2(w + 1) - log2(64 / itemsize)))`` for windows of ``w`` keys.
+
+    A lookup reads its predicted key's line first, so a window that fits in about a
+    line costs no further line; each halving beyond it may read one more.
+
+    >>> beyond_line(np.array([7.0, 63.0]), 8)        # 3 and 6 bits: 0 and 3 beyond a line
+    1.5
+    """
+    if windows.size == 0:
+        return 0.0
+    line_bits = math.log2(64 / itemsize)
+    return float(np.mean(np.maximum(np.log2(windows + 1.0) - line_bits, 0.0)))
 
 
 def _nnls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -222,7 +276,9 @@ def _cpu_key(backend: str) -> str:
     kernel = compiled_module("learnedidx._kernels.rmi_kernel") if backend == "compiled" else None
     group = (f"|group {getattr(kernel, 'BATCH_GROUP', '?')}|kernel r{getattr(kernel, 'KERNEL_REVISION', 0)}"
              if kernel is not None else "")
-    return f"{model}|{os.cpu_count()} cpus|L2 {l2_cache_bytes()}|{backend}{group}"
+    points = hashlib.sha1(repr(CALIBRATION_POINTS).encode()).hexdigest()[:8]    # new points: recalibrate
+    return (f"{model}|{os.cpu_count()} cpus|L2 {l2_cache_bytes()}|L3 {l3_cache_bytes()}|{backend}{group}"
+            f"|points {points}")
 
 
 def _cost_cache_file() -> Path:
@@ -231,7 +287,7 @@ def _cost_cache_file() -> Path:
     return (Path(env).expanduser() if env else Path.home() / ".cache" / "learnedidx") / "cost_model.json"
 
 
-#: Calibration configurations: ``(log2 n, root, root_params, leaves, stages)``.
+#: Calibration configurations: ``(log2 n, root, root_params, leaves, stages[, max_error])``.
 CALIBRATION_POINTS = (
     (16, "radix", {"bits": 12}, 1 << 6, 2), (16, "radix", {"bits": 12}, 1 << 12, 2), (16, "linear", {}, 1 << 8, 2),
     (16, "cubic", {}, 1 << 10, 2), (16, "loglinear", {}, 1 << 10, 2), (16, "radix", {"bits": 12}, 1 << 14, 2),
@@ -241,6 +297,12 @@ CALIBRATION_POINTS = (
     (20, "cubic", {}, 1 << 16, 2), (20, "radix", {"bits": 16}, 1 << 18, 2), (20, "linear", {}, 1 << 14, 3),
     (20, "spline", {"knots": 256}, 1 << 12, 2), (20, "linear", {}, 1 << 20, 2),
     (22, "radix", {"bits": 12}, 1 << 10, 2), (22, "linear", {}, 1 << 16, 2), (22, "radix", {"bits": 12}, 1 << 20, 2),
+    # keys beyond the L3 cache (128 MB): each window bit is then a DRAM line
+    (24, "radix", {"bits": 12}, 1 << 8, 2), (24, "linear", {}, 1 << 12, 2), (24, "radix", {"bits": 14}, 1 << 14, 2),
+    (24, "cubic", {}, 1 << 16, 2), (24, "radix", {"bits": 12}, 1 << 18, 2),
+    # hybrid leaves (a sixth item: max_error), so the separator search has a price too
+    (20, "radix", {"bits": 12}, 1 << 8, 2, 64), (24, "radix", {"bits": 12}, 1 << 8, 2, 256),
+    (24, "radix", {"bits": 12}, 1 << 10, 2, 64),
 )
 
 
@@ -265,6 +327,19 @@ def _time_batches(indexes: list, queries: np.ndarray, expected: np.ndarray, repe
     return [t * 1e9 / queries.size for t in best]
 
 
+def _separator_log2(idx: RMI, targets: np.ndarray) -> float:
+    """Average over ``targets`` of ``log2(separators + 1)`` of the hybrid leaf each is
+    routed to (0 for a linear leaf): the ``S`` of the cost model, as the estimator
+    computes it from a leaf's span."""
+    if not idx._hybrid.size or not targets.size:
+        return 0.0
+    leaf = idx._route(targets)
+    hyb = np.isnan(idx._leaves["slope"][leaf])
+    out = np.zeros(targets.size)
+    out[hyb] = np.log2(idx._hybrid["count"][idx._leaves["elo"][leaf[hyb]]] + 1.0)
+    return float(out.mean())
+
+
 def calibrate(*, seed: int = 0, queries: int = 1 << 18, repeats: int = 5, cache: bool = True,
               refresh: bool = False, log=None) -> CostModel:
     """Fit the cost model on this machine by timing :data:`CALIBRATION_POINTS` for real.
@@ -273,9 +348,9 @@ def calibrate(*, seed: int = 0, queries: int = 1 << 18, repeats: int = 5, cache:
     ``queries`` random present keys (fastest of ``repeats`` rounds, every answer checked);
     the coefficients come from non-negative least squares.  The result is cached in
     this process and, with ``cache``, in a JSON file keyed by CPU model (``refresh``
-    re-measures).  Takes 8-16 s.
+    re-measures).  Takes 15-16 s and 128 MB of keys at its largest.
 
-    Runtime complexity: ``O(sum of the configurations' n)``, i.e. ~6M keys built.
+    Runtime complexity: ``O(sum of the configurations' n)``, i.e. ~140M keys built.
     """
     probe = RMI(np.arange(2, dtype=np.uint64))
     key = _cpu_key(probe.backend)
@@ -299,20 +374,26 @@ def calibrate(*, seed: int = 0, queries: int = 1 << 18, repeats: int = 5, cache:
         keys = _calibration_keys(bits, seed)
         q = keys[rng.integers(0, keys.size, queries)]
         expected = np.searchsorted(keys, q)
-        configs = [p[1:] for p in CALIBRATION_POINTS if p[0] == bits]
-        indexes = [RMI(keys, root=root, leaves=leaves, stages=st, root_params=params)
-                   for root, params, leaves, st in configs]
-        for (root, params, leaves, st), idx, ns in zip(configs, indexes, _time_batches(indexes, q, expected, repeats)):
+        configs = [(*p[1:5], p[5] if len(p) > 5 else None) for p in CALIBRATION_POINTS if p[0] == bits]
+        indexes = [RMI(keys, root=root, leaves=leaves, stages=st, root_params=params, max_error=me)
+                   for root, params, leaves, st, me in configs]
+        for (root, params, leaves, st, me), idx, ns in zip(configs, indexes,
+                                                           _time_batches(indexes, q, expected, repeats)):
             w = idx.stats()["avg_log2_window"]
+            some = q[:1 << 16]
+            _, _, lo, hi = idx.predict(some)
+            lines = beyond_line((hi - lo).astype(np.float64), keys.dtype.itemsize)
+            sep = _separator_log2(idx, some)
             rows.append(proto.features(window=w, key_bytes=keys.nbytes, model_bytes=idx.nbytes,
-                                       units=root_units(root, params), stages=st))
+                                       units=root_units(root, params), stages=st, window_lines=lines,
+                                       sep_window=sep, sep_bytes=int(idx._seps.nbytes)))
             ys.append(ns)
             points.append({"n": int(keys.size), "root": root, "root_params": params, "leaves": leaves,
-                           "stages": st, "avg_log2_window": round(w, 3), "model_bytes": idx.nbytes,
-                           "ns": round(ns, 1)})
+                           "stages": st, "max_error": me, "avg_log2_window": round(w, 3),
+                           "separator_log2": round(sep, 3), "model_bytes": idx.nbytes, "ns": round(ns, 1)})
             if log:
-                log(f"calibrate: n=2^{bits} {root}{params or ''} leaves={leaves} stages={st}: "
-                    f"window {w:.2f}, {ns:.0f} ns")
+                log(f"calibrate: n=2^{bits} {root}{params or ''} leaves={leaves} stages={st}"
+                    f"{f' max_error={me}' if me else ''}: window {w:.2f}, {ns:.0f} ns")
         del indexes, keys
     x, y = np.array(rows), np.array(ys)
     sol = _nnls(x, y)
@@ -443,11 +524,27 @@ def _key(cfg: dict) -> str:
     return json.dumps(cfg, sort_keys=True)
 
 
+def _root_bytes(root: str, params: dict) -> int:
+    """Bytes of a root model's parameters, as its ``nbytes`` will report them (a spline
+    fitted to fewer distinct keys than knots has fewer; never more).
+
+    >>> _root_bytes("radix", {"bits": 8}), _root_bytes("spline", {"knots": 32}), _root_bytes("mlp", {"hidden": [16]})
+    (2056, 768, 392)
+    """
+    if root == "radix":
+        return 8 * (2 ** params.get("bits", 12) + 1)
+    if root == "spline":
+        return 24 * params.get("knots", 32)
+    if root == "mlp":
+        sizes = [1, *params.get("hidden", [16]), 1]
+        return 8 * sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    return {"linear": 16, "cubic": 32, "loglinear": 24}.get(root, 0)
+
+
 def _table_bytes(cfg: dict) -> int:
-    """Leaf and middle table bytes of a configuration, plus a radix root's table (the
-    one root that can be large); the other roots' few bytes come on top."""
-    radix = 8 * (2 ** cfg["root_params"].get("bits", 0) + 1) if cfg["root"] == "radix" else 0
-    return 32 * cfg["leaves"] + 16 * cfg.get("middle", 0) + radix
+    """Model bytes of a configuration without hybrid leaves: its leaf and middle tables
+    and its root's parameters (``RMI(keys, **cfg).nbytes``, or a bound on it)."""
+    return 32 * cfg["leaves"] + 16 * cfg.get("middle", 0) + _root_bytes(cfg["root"], cfg["root_params"])
 
 
 class _Estimator:
@@ -488,8 +585,10 @@ class _Estimator:
         leaf, w, nbytes, size, s, resolved = self.measure(cfg, m, grow_to)
         refined = resolved or grow_to is not None or size == self.n
         est = s * (w - 1) + 1 + (s - 1) / 2 if s > 1 else w
+        itemsize = self.keys.dtype.itemsize
         out = [self._candidate(cfg, nbytes, float(np.mean(np.log2(est + 1))) if est.size else 0.0,
-                               int(math.ceil(s * w.max())) if w.size else 0, size, refined)]
+                               int(math.ceil(s * w.max())) if w.size else 0, size, refined,
+                               lines=beyond_line(est, itemsize))]
         if not max_errors or not w.size:
             return out
         L = cfg["leaves"]
@@ -504,21 +603,22 @@ class _Estimator:
             seps = np.ceil(span / B)
             key_win = np.where(hyb, np.minimum(span, B), width)[leaf]
             sep_log2 = np.where(hyb, np.log2(seps + 1), 0.0)[leaf]
-            itemsize = self.keys.dtype.itemsize
             extra = int(32 * hyb.sum() + itemsize * seps[hyb].sum())
             leaf_win = np.where(hyb, np.minimum(span, B), width)[count > 0]
             c = self._candidate(dict(cfg, max_error=int(B)), nbytes + extra, float(np.mean(np.log2(key_win + 1))),
                                 int(math.ceil(leaf_win.max())), size, refined, hybrid=int(hyb.sum()),
-                                sep_log2=float(np.mean(sep_log2)), sep_bytes=int(itemsize * seps[hyb].sum()))
+                                sep_log2=float(np.mean(sep_log2)), sep_bytes=int(itemsize * seps[hyb].sum()),
+                                lines=beyond_line(key_win, itemsize))
             if size < self.n:         # spans are estimated: keep a margin on the budget
                 c.margin = int(math.ceil(0.1 * extra))
             out.append(c)
         return out
 
-    def _candidate(self, cfg, nbytes, window, max_window, size, refined, hybrid=0, sep_log2=0.0, sep_bytes=0):
+    def _candidate(self, cfg, nbytes, window, max_window, size, refined, hybrid=0, sep_log2=0.0, sep_bytes=0,
+                   lines=None):
         ns = self.cost.estimate(window=window, key_bytes=self.keys.nbytes, model_bytes=nbytes,
                                 units=root_units(cfg["root"], cfg["root_params"]), stages=cfg["stages"],
-                                sep_window=sep_log2, sep_bytes=sep_bytes)
+                                sep_window=sep_log2, sep_bytes=sep_bytes, window_lines=lines)
         return Candidate(cfg, nbytes, window, max_window, ns, size, refined, hybrid, sep_log2)
 
 
@@ -533,8 +633,9 @@ def _leaf_grid(n: int, step: int) -> list:
 
 
 def _most_leaves(root: str, params: dict, stages: int, budget: float, n: int) -> int | None:
-    """The most leaves (at most ``n``) whose tables fit ``budget`` with this root, or None
-    when even ``2**MIN_LEAF_BITS`` do not (or there is no budget).
+    """The most leaves (at most ``n`` and ``2**MAX_LEAF_BITS``) whose tables fit ``budget``
+    with this root, or None when even ``2**MIN_LEAF_BITS`` do not, ``n`` is smaller than
+    that, or there is no budget.
 
     The leaf counts of the grid are powers of two, so under a budget the best fitting
     one may leave up to half of it unused: on 10M lognormal keys a 14-bit radix root
@@ -544,10 +645,8 @@ def _most_leaves(root: str, params: dict, stages: int, budget: float, n: int) ->
     >>> _most_leaves("radix", {"bits": 8}, 2, 2056 + 32 * 100, 10**6)
     100
     """
-    if not math.isfinite(budget):
-        return None
-    lo, hi = 1 << MIN_LEAF_BITS, max(1 << MIN_LEAF_BITS, n)
-    if _table_bytes(_config(root, params, lo, stages)) > budget:
+    lo, hi = 1 << MIN_LEAF_BITS, min(n, 1 << MAX_LEAF_BITS)
+    if not math.isfinite(budget) or hi < lo or _table_bytes(_config(root, params, lo, stages)) > budget:
         return None
     while lo < hi:                          # the tables grow with the leaf count
         mid = (lo + hi + 1) // 2
@@ -597,7 +696,7 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
     ``seed`` seeds the MLP's training.  ``log`` receives progress lines.
 
     Runtime complexity: ``O(k * sample + r * max_sample)`` for ``k`` coarse and ``r``
-    refined candidates; 5-55 s on 4-10M keys on a loaded 2-core machine, plus 8-16 s
+    refined candidates; 5-55 s on 4-10M keys on a loaded 2-core machine, plus 15-16 s
     for a first calibration.
 
     >>> import numpy as np

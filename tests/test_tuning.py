@@ -113,8 +113,21 @@ def test_most_leaves_fill_the_budget(root, params, stages, budget):
         assert L is None
         return
     assert L >= 1 << tuning.MIN_LEAF_BITS and table(L) <= budget
-    assert L == n or table(L + 1) > budget
+    assert L == 1 << tuning.MAX_LEAF_BITS or table(L + 1) > budget
     assert tuning._most_leaves(root, params, stages, budget, 100) == 100 or table(100) > budget
+    assert tuning._most_leaves(root, params, stages, budget, 63) is None      # fewer keys than the grid's least
+
+
+@pytest.mark.parametrize("root, params, stages", [("linear", {}, 2), ("spline", {"knots": 32}, 2),
+                                                  ("radix", {"bits": 8}, 2), ("loglinear", {}, 2),
+                                                  ("cubic", {}, 3)])
+def test_most_leaves_build_within_the_budget(root, params, stages):
+    keys = lognormal_keys(30_000)
+    budget = 20_000
+    L = tuning._most_leaves(root, params, stages, budget, keys.size)
+    idx = RMI(keys, **tuning._config(root, params, L, stages))
+    assert idx.nbytes <= budget and idx.nbytes == tuning._table_bytes(tuning._config(root, params, L, stages))
+    assert tuning._table_bytes(tuning._config(root, params, L + 1, stages)) > budget   # no room for one more
 
 
 def test_budget_filling_leaf_counts_are_explored():
@@ -237,6 +250,19 @@ def test_cost_model_is_monotone_in_window_and_bytes():
     assert m.estimate(window=4.0, stages=3, **base) >= m.estimate(window=4.0, **base)
 
 
+def test_cost_model_charges_the_key_array_for_bits_beyond_the_first_line():
+    m = CostModel(dict(tuning.DEFAULT_COEFFICIENTS), cache_bytes=512 << 10, llc_bytes=32 << 20)
+    small = dict(window=5.0, key_bytes=1 << 20, model_bytes=1 << 16)
+    big = dict(small, key_bytes=1 << 30)
+    # windows inside a line: the key array's size costs nothing more
+    assert m.estimate(window_lines=0.0, **big) == m.estimate(window_lines=0.0, **small)
+    assert m.estimate(window_lines=2.0, **big) > m.estimate(window_lines=1.0, **big) > m.estimate(window_lines=0.0,
+                                                                                                      **big)
+    assert m.estimate(**big) == m.estimate(window_lines=2.0, **big)      # default: window - 3 bits
+    assert tuning.beyond_line(np.array([0.0, 7.0, 15.0]), 4) == 0.0      # 16 four-byte keys per line
+    assert tuning.beyond_line(np.array([], dtype=float), 8) == 0.0
+
+
 def test_nnls_keeps_coefficients_non_negative():
     rng = np.random.default_rng(0)
     x = np.column_stack([np.ones(40), rng.uniform(0, 10, 40), rng.uniform(0, 10, 40)])
@@ -251,10 +277,13 @@ def test_calibrate_fits_caches_and_reloads(tmp_path, monkeypatch):
     monkeypatch.setattr(tuning, "CALIBRATION_POINTS", (
         (10, "radix", {"bits": 8}, 4, 2), (10, "linear", {}, 64, 2), (10, "cubic", {}, 16, 3),
         (12, "radix", {"bits": 8}, 8, 2), (12, "linear", {}, 256, 2), (12, "spline", {"knots": 32}, 64, 2),
-        (12, "loglinear", {}, 32, 2)))
+        (12, "loglinear", {}, 32, 2), (12, "radix", {"bits": 8}, 4, 2, 16)))
     model = tuning.calibrate(queries=2_000, repeats=2)
     assert model.source == "calibrated" and set(model.coef) == set(tuning.COEFFICIENT_NAMES)
-    assert all(v >= 0 for v in model.coef.values()) and len(model.info["points"]) == 7
+    assert all(v >= 0 for v in model.coef.values()) and len(model.info["points"]) == 8
+    hybrid = model.info["points"][-1]
+    assert hybrid["max_error"] == 16 and hybrid["separator_log2"] > 0
+    assert all(p["separator_log2"] == 0 for p in model.info["points"][:-1])
     stored = json.loads((tmp_path / "cost_model.json").read_text())
     assert list(stored.values())[0]["coef"] == model.coef
     assert tuning.calibrate() is model                      # per process

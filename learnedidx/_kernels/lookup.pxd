@@ -136,7 +136,8 @@ cdef inline void search_passes(const key_t* keys, const key_t** base, int64_t* l
     Nor is it cheaper to run each pass only over the searches not yet done (sorted by
     the steps they need): 38% fewer steps on lognormal keys, yet 10-14% slower at 10M,
     since the done searches' steps are what gives the others' prefetches time to land.
-    Only the last ``finish_steps``, inside one line's keys, are taken per query.
+    Only the last ``finish_steps`` (a range of at most one line's worth of keys, which
+    may straddle two lines) are taken per query.
     """
     cdef int64_t i, k, half, ln, passes = 0
     cdef int64_t finish = finish_steps(keys)
