@@ -62,8 +62,8 @@ them with hybrid leaves (:func:`calibrate`; 15-16 s), cached per process and in
 ``~/.cache/learnedidx/cost_model.json`` (``$LEARNEDIDX_CACHE`` overrides the directory)
 under the CPU model, core count, L2 and L3 sizes, kernel backend and calibration points.
 ``calibrate=False`` uses :data:`DEFAULT_COEFFICIENTS`, the medians of three calibrations
-on the development machine (AMD EPYC, 2 cores shared with other jobs, 512 KiB L2, 32 MiB L3, compiled
-kernels, kernel revision 7)::
+on the development machine (AMD EPYC, 2 cores shared with other jobs, 512 KiB L2, 32 MiB
+L3, compiled kernels, kernel revision 7)::
 
     a = 21.2 ns, b = 0.98 ns/bit, bk = 0.07 ns/bit/doubling, bd = 1.87 ns/bit/doubling,
     c = 1.62 ns/doubling, d = 2.16 ns/unit, e = 8.73 ns   (rms residual of a fit: 3.7-3.9 ns)
