@@ -10,7 +10,7 @@ their pages with an interleaved branch-free binary search.
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 from learnedidx._kernels.lookup cimport (
-    GROUP, LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound_ahead, prefetch_window, search_fixed,
+    GROUP, LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound, prefetch_window, search_fixed,
 )
 
 
@@ -49,7 +49,7 @@ cdef inline int64_t lower_bound_tree(const Tree* t, key_t x) noexcept nogil:
     page = descend(t, x)
     lo = page * t.page_keys
     hi = lo + t.page_keys
-    return lower_bound_ahead(keys, x, lo, hi if hi < t.n else t.n)
+    return lower_bound(keys, x, lo, hi if hi < t.n else t.n)
 
 
 cdef void lower_bound_tree_many(const Tree* t, const key_t* xs, int64_t m, int64_t* out) noexcept nogil:

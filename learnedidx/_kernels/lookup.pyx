@@ -295,17 +295,17 @@ cdef class BinarySearchKernel(LookupKernel):
         self._bind_keys(keys)
 
     cdef int64_t _lb_u32(self, uint32_t x) noexcept:
-        return lower_bound_ahead(<const uint32_t*>self.keys, x, 0, self.n)
+        return lower_bound(<const uint32_t*>self.keys, x, 0, self.n)
     cdef int64_t _lb_u64(self, uint64_t x) noexcept:
-        return lower_bound_ahead(<const uint64_t*>self.keys, x, 0, self.n)
+        return lower_bound(<const uint64_t*>self.keys, x, 0, self.n)
     cdef int64_t _lb_i32(self, int32_t x) noexcept:
-        return lower_bound_ahead(<const int32_t*>self.keys, x, 0, self.n)
+        return lower_bound(<const int32_t*>self.keys, x, 0, self.n)
     cdef int64_t _lb_i64(self, int64_t x) noexcept:
-        return lower_bound_ahead(<const int64_t*>self.keys, x, 0, self.n)
+        return lower_bound(<const int64_t*>self.keys, x, 0, self.n)
     cdef int64_t _lb_f32(self, float x) noexcept:
-        return lower_bound_ahead(<const float*>self.keys, x, 0, self.n)
+        return lower_bound(<const float*>self.keys, x, 0, self.n)
     cdef int64_t _lb_f64(self, double x) noexcept:
-        return lower_bound_ahead(<const double*>self.keys, x, 0, self.n)
+        return lower_bound(<const double*>self.keys, x, 0, self.n)
 
     def lower_bound_batch(self, const key_t[::1] targets, int64_t[::1] out):
         """Lower bounds of ``targets`` (the key dtype) into ``out``; releases the GIL."""

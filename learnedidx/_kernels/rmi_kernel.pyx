@@ -19,7 +19,7 @@ from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.math cimport frexp
 
 from learnedidx._kernels.lookup cimport (
-    GROUP, LIDX_PREFETCH, LookupKernel, clamp_to, fused_kind, key_t, lower_bound_ahead, near_step, search_near,
+    GROUP, LIDX_PREFETCH, LookupKernel, clamp_to, fused_kind, key_t, lower_bound, near_step, search_near,
     search_passes, verify,
 )
 
@@ -246,7 +246,7 @@ cdef inline void hybrid_window(const State* st, key_t x, int64_t row, int64_t* l
     """Window of ``x`` in a hybrid leaf: count its separators below ``x``, then
     ``hybrid_window_from``."""
     cdef int64_t off = st.hyb[4 * row]
-    hybrid_window_from(st, row, lower_bound_ahead(<const key_t*>st.seps, x, off, off + st.hyb[4 * row + 1]) - off,
+    hybrid_window_from(st, row, lower_bound(<const key_t*>st.seps, x, off, off + st.hyb[4 * row + 1]) - off,
                        lo, hi)
 
 
@@ -324,7 +324,7 @@ cdef inline int64_t lower_bound_one(const State* st, key_t x, int64_t* fallbacks
         if st.comp_size:       # the value of the predicted key, while the keys are searched
             LIDX_PREFETCH(st.comp + q * st.comp_size)
         near_step(keys, q, x, &a, &b)
-    return verify(keys, st.n, x, lower_bound_ahead(keys, x, a, b), lo, hi, fallbacks)
+    return verify(keys, st.n, x, lower_bound(keys, x, a, b), lo, hi, fallbacks)
 
 
 cdef inline void take_window(const State* st, const key_t* keys, int64_t a, int64_t b, int64_t q,
@@ -371,10 +371,8 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     cdef int64_t leaf[GROUP]
     cdef int64_t lo[GROUP]
     cdef int64_t hi[GROUP]
-    cdef int64_t len_[GROUP]
     cdef int64_t pos[GROUP]
     cdef int64_t r[GROUP]
-    cdef const key_t* base[GROUP]
     cdef const key_t* seps = <const key_t*>st.seps
     cdef int64_t n_hyb, hyb_longest, k, row = 0
     cdef int64_t hyb_query[GROUP]
@@ -418,7 +416,7 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
                 row = hyb_row[k]
                 hybrid_window_from(st, row, r[k] - st.hyb[4 * row], &a, &b)
                 take_window(st, keys, a, b, (a + b) >> 1, &lo[i], &hi[i], &pos[i])
-        search_near(keys, n, lo, hi, pos, xs + g0, gn, base, len_, r)
+        search_near(keys, n, lo, hi, pos, xs + g0, gn, r)
         for i in range(gn):
             r[i] = verify(keys, n, xs[g0 + i], r[i], lo[i], hi[i], &fallbacks)
             if equal_only and (r[i] >= n or keys[r[i]] != xs[g0 + i]):
