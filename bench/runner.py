@@ -207,9 +207,14 @@ def run(keys: np.ndarray, info: dict, specs=DEFAULT_INDEXES, workload: Workload 
     return _timed_rows_alternating(entries, wl, qs, exp_s, up_s, modes, repeats, tick)
 
 
+def _rows(rows, prefix, mode, ds):
+    """The present/random rows of dataset ``ds`` in ``mode`` for indexes named ``prefix``."""
+    return [r for r in rows if r["dataset"] == ds and r["mode"] == mode and r["index"].split("(")[0] == prefix
+            and r.get("workload", "present/random") == "present/random"]
+
+
 def _best(rows, prefix, mode, ds):
-    cands = [r for r in rows if r["dataset"] == ds and r["mode"] == mode and r["index"].split("(")[0] == prefix
-             and r.get("workload", "present/random") == "present/random"]
+    cands = _rows(rows, prefix, mode, ds)
     return min(cands, key=lambda r: r["ns"]["median"]) if cands else None
 
 
@@ -243,8 +248,7 @@ def target_ratios(rows: list[dict]) -> list[str]:
         ratio(rmi_s, _best(rows, "BTrees", "scalar", ds), 1.0, "RMI scalar / BTrees minKey")
         ratio(rmi_b, bt_b, 0.6, "RMI batch / best B-tree batch")
         if bt_b:
-            rmis = [r for r in rows if r["dataset"] == ds and r["mode"] == "batch"
-                    and r["index"].split("(")[0] == "RMI" and r.get("workload", "present/random") == "present/random"]
+            rmis = _rows(rows, "RMI", "batch", ds)
             small = [r for r in rmis if r["bytes"] <= 0.1 * bt_b["bytes"]]
             if small:
                 ratio(min(small, key=lambda r: r["ns"]["median"]), bt_b, 0.6,

@@ -327,15 +327,14 @@ def _time_batches(indexes: list, queries: np.ndarray, expected: np.ndarray, repe
     return [t * 1e9 / queries.size for t in best]
 
 
-def _separator_log2(idx: RMI, targets: np.ndarray) -> float:
-    """Average over ``targets`` of ``log2(separators + 1)`` of the hybrid leaf each is
-    routed to (0 for a linear leaf): the ``S`` of the cost model, as the estimator
-    computes it from a leaf's span."""
-    if not idx._hybrid.size or not targets.size:
+def _separator_log2(idx: RMI, leaf: np.ndarray) -> float:
+    """Average over lookups routed to ``leaf`` (their leaf ids, as ``RMI.predict`` gives
+    them) of ``log2(separators + 1)`` of a hybrid leaf (0 for a linear leaf): the ``S``
+    of the cost model, as the estimator computes it from a leaf's span."""
+    if not idx._hybrid.size or not leaf.size:
         return 0.0
-    leaf = idx._route(targets)
     hyb = np.isnan(idx._leaves["slope"][leaf])
-    out = np.zeros(targets.size)
+    out = np.zeros(leaf.size)
     out[hyb] = np.log2(idx._hybrid["count"][idx._leaves["elo"][leaf[hyb]]] + 1.0)
     return float(out.mean())
 
@@ -380,10 +379,9 @@ def calibrate(*, seed: int = 0, queries: int = 1 << 18, repeats: int = 5, cache:
         for (root, params, leaves, st, me), idx, ns in zip(configs, indexes,
                                                            _time_batches(indexes, q, expected, repeats)):
             w = idx.stats()["avg_log2_window"]
-            some = q[:1 << 16]
-            _, _, lo, hi = idx.predict(some)
+            leaf, _, lo, hi = idx.predict(q[:1 << 16])
             lines = beyond_line((hi - lo).astype(np.float64), keys.dtype.itemsize)
-            sep = _separator_log2(idx, some)
+            sep = _separator_log2(idx, leaf)
             rows.append(proto.features(window=w, key_bytes=keys.nbytes, model_bytes=idx.nbytes,
                                        units=root_units(root, params), stages=st, window_lines=lines,
                                        sep_window=sep, sep_bytes=int(idx._seps.nbytes)))
