@@ -7,7 +7,7 @@ and a model budget (default 1,000,000 bytes):
   ``--no-calibrate``), built with ``RMI(keys, **result.best)``; its estimated ns/lookup
   is printed next to the measured one;
 - **linear root** and **MLP root** (when torch is installed): a 2-stage RMI with as
-  many linear leaves as the budget holds (32 bytes each, after 2 KiB for the root), so
+  many linear leaves as the budget holds (``LEAF_BYTES`` each, after 2 KiB for the root), so
   the two roots are compared at equal bytes;
 - **default**: ``RMI(keys)`` whatever its bytes (the reference the tuner should beat);
 - **best B-tree**: ``learnedidx.baselines.BTree`` over the ``node_bytes`` x
@@ -32,6 +32,7 @@ import sys
 import time
 
 from learnedidx import RMI, tune
+from learnedidx.rmi import LEAF_BYTES
 from learnedidx.tuning import _features_supported
 
 from . import datasets, runner, workloads
@@ -41,12 +42,12 @@ BTREE_GRID = [(nb, pk) for nb in (64, 128, 256) for pk in (16, 32, 64, 128)]
 
 
 def _budget_leaves(budget: int, root_bytes: int = 2048) -> int:
-    """Linear leaves (32 bytes each) that fit in ``budget`` after ``root_bytes``.
+    """Linear leaves (``LEAF_BYTES`` each) that fit in ``budget`` after ``root_bytes``.
 
     >>> _budget_leaves(1_000_000)
-    31186
+    41581
     """
-    return max(1, (budget - root_bytes) // 32)
+    return max(1, (budget - root_bytes) // LEAF_BYTES)
 
 
 def _entry(idx, name, info, keys, build_s, extra=None):

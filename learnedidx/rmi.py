@@ -32,18 +32,43 @@ from ._validate import as_sorted_keys
 from .interface import IndexBase, check_backend, compiled_module, require_compiled
 from .models import MLP, Linear, get_model
 
-#: Leaf record: one 32-byte struct, so a leaf costs half a cache line.
 def leaf_dtype(key_dtype: np.dtype) -> np.dtype:
-    """The structured dtype of one leaf for keys of ``key_dtype`` (32 bytes).
+    """The structured dtype of one leaf for keys of ``key_dtype`` (24 bytes).
 
-    A linear leaf holds ``(base, slope, icept, elo, ehi)``: its first key, its model and
-    its signed error bounds.  A *hybrid* leaf (see :class:`RMI`'s ``max_error``) is marked
-    by a NaN ``slope`` and holds in ``elo`` the row of its separator table in
-    ``RMI._hybrid`` (so a lookup reads one record either way, and no extra array).
+    A linear leaf holds ``(base, slope, icept, elo, ehi)``: its first key (8 bytes, so
+    offsets from it are exact before rounding), its model ``icept * unit + slope *
+    (key - base)`` (``unit`` is :func:`icept_unit` of the key count) and its signed error
+    bounds.  The slope is float32 and the intercept an integer: a leaf spans few
+    positions, so a float32 slope is off by less than 2**-24 of them, and the error
+    bounds are measured with the stored, rounded values, so every window still holds
+    its answer.  24 bytes instead of 32 (float64 slope and intercept) buy a third more
+    leaves under a byte budget (bench/RESULTS.md, "Compact leaves").
+
+    A *hybrid* leaf (see :class:`RMI`'s ``max_error``) is marked by a NaN ``slope`` and
+    holds in ``elo`` the row of its separator table in ``RMI._hybrid`` (so a lookup reads
+    one record either way, and no extra array).
+
+    >>> leaf_dtype(np.dtype(np.uint32)).itemsize
+    24
     """
     base = {"u": np.uint64, "i": np.int64, "f": np.float64}[key_dtype.kind]
-    return np.dtype([("base", base), ("slope", np.float64), ("icept", np.float64),
+    return np.dtype([("base", base), ("slope", np.float32), ("icept", np.int32),
                      ("elo", np.int32), ("ehi", np.int32)])
+
+
+#: Bytes of one leaf record, whatever the key dtype.
+LEAF_BYTES = leaf_dtype(np.dtype(np.uint64)).itemsize
+
+
+def icept_unit(n: int) -> float:
+    """Positions counted by one unit of a leaf's int32 ``icept``: 1 below 2**30 keys,
+    else the power of two that keeps every position within int32 (the rounding then
+    widens windows by at most that many keys, and the bounds include it).
+
+    >>> icept_unit(10**7), icept_unit(3 * 2**30)
+    (1.0, 4.0)
+    """
+    return float(2 ** max(0, int(n).bit_length() - 30))
 
 
 _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
@@ -53,12 +78,13 @@ _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 #: every key routed to the leaf.
 HYBRID_DTYPE = np.dtype([("off", np.int64), ("count", np.int64), ("start", np.int64), ("end", np.int64)])
 
-#: Version of the layout :meth:`RMI._state` describes.
-STATE_VERSION = 1
+#: Version of the layout :meth:`RMI._state` describes (2: 24-byte leaves, float32 radix
+#: tables; version 1 files must be rebuilt and saved again).
+STATE_VERSION = 2
 
 
 def default_leaves(n: int) -> int:
-    """Default leaf count: a power of two near ``n / 256`` (0.125 model bytes per key).
+    """Default leaf count: a power of two near ``n / 256`` (0.094 model bytes per key).
 
     >>> default_leaves(10_000_000)
     32768
@@ -237,10 +263,11 @@ class RMI(IndexBase):
             return None
         root_vec, root_size = self.root.kernel_params()
         mid = self._mid_vec if self.stages == 3 else np.zeros(0)
-        return module.RMIKernel(self._keys, self._leaves, self.root.kind, np.ascontiguousarray(root_vec, dtype=np.float64),
+        return module.RMIKernel(self._keys, self._leaves, self.root.kind, np.ascontiguousarray(root_vec),
                           int(root_size), mid, self.n_middle, self._mid_kind, self._mid_size, self.stages,
                           self._xlo, self._xhi, self._xlo_half, self._inv,
-                          self._hybrid.view(np.int64).reshape(-1), self._seps, self.max_error or 0)
+                          self._hybrid.view(np.int64).reshape(-1), self._seps, self.max_error or 0,
+                          icept_unit(self._n))
 
     def _set_input_range(self):
         keys = self._keys
@@ -380,7 +407,7 @@ class RMI(IndexBase):
             return self.root.predict(t)
         vec, size = self.root.kernel_params()
         out = np.empty(t.size)
-        module.predict_many(self.root.kind, np.ascontiguousarray(vec, dtype=np.float64), int(size), t, out)
+        module.predict_many(self.root.kind, np.ascontiguousarray(vec), int(size), t, out)
         return out
 
     def _fit_leaves(self, leaf: np.ndarray):
@@ -408,10 +435,10 @@ class RMI(IndexBase):
             y = np.arange(n, dtype=np.float64)
             icept, slope, _ = _per_group_linear(leaf, d, y, L, contiguous=self._monotone)
             del y
-            rec["slope"] = slope
-            rec["icept"] = icept
+            rec["slope"] = _to_float32(slope)
+            rec["icept"] = self._icept_units(icept)
         empty = counts == 0
-        rec["icept"][empty] = starts[empty]
+        rec["icept"][empty] = self._icept_units(starts[empty])
         rec["slope"][empty] = 0.0
         self._leaves = rec
         self._leaf_lists = None
@@ -438,6 +465,11 @@ class RMI(IndexBase):
             rec["ehi"][nonempty] = np.clip(ehi, _INT32_MIN, _INT32_MAX)
         self._key_leaf_counts = counts
         self._make_hybrid(leaf, starts, counts)
+
+    def _icept_units(self, positions: np.ndarray) -> np.ndarray:
+        """Fitted intercepts (positions) as the int32 units a leaf stores (rounded)."""
+        units = np.rint(np.asarray(positions, dtype=np.float64) / icept_unit(self._n))
+        return np.clip(units, _INT32_MIN, _INT32_MAX).astype(np.int32)
 
     def _make_hybrid(self, leaf: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> None:
         """Replace every leaf whose window is wider than ``max_error`` by a separator array.
@@ -478,7 +510,7 @@ class RMI(IndexBase):
         self._hybrid = hyb
         self._seps = np.ascontiguousarray(self._keys[sep_pos])
         rec["slope"][ids] = np.nan
-        rec["icept"][ids] = 0.0
+        rec["icept"][ids] = 0
         rec["elo"][ids] = np.arange(ids.size)
         rec["ehi"][ids] = 0
 
@@ -570,7 +602,7 @@ class RMI(IndexBase):
         """Leaf model prediction from offsets, clamped to ``[0, n]`` (NaN -> 0)."""
         rec = self._leaves
         with np.errstate(over="ignore", invalid="ignore"):   # inf, or inf * 0 = NaN: clamped below
-            pred = rec["icept"][leaf] + rec["slope"][leaf] * d
+            pred = rec["icept"][leaf] * icept_unit(self._n) + rec["slope"][leaf].astype(np.float64) * d
         c = np.where(pred > 0.0, pred, 0.0)
         fn = float(self._n)
         c = np.where(c < fn, c, fn)
@@ -620,7 +652,7 @@ class RMI(IndexBase):
         base, slope, icept, elo, ehi = self._leaf_scalar(leaf)
         if slope != slope:                      # NaN marks a hybrid leaf
             return (leaf, *self._hybrid_window_scalar(target, elo))
-        pred = icept + slope * self._offset_scalar(target, base)
+        pred = icept * icept_unit(self._n) + slope * self._offset_scalar(target, base)
         c = pred if pred > 0.0 else 0.0
         fn = float(self._n)
         c = c if c < fn else fn
@@ -837,6 +869,9 @@ class RMI(IndexBase):
             need(isinstance(v, int) and not isinstance(v, bool) and v >= lo, f"{name} must be an int >= {lo}")
             return v
 
+        if meta.get("version") == 1:
+            raise ValueError("inconsistent RMI state: version 1 (32-byte leaves, float64 radix tables) is no "
+                             "longer read; rebuild the index from its keys and save it again")
         need(meta.get("version") == STATE_VERSION, f"unknown RMI state version {meta.get('version')!r}")
         keys = arrays["keys"]
         self.dtype = np.dtype(meta["dtype"])
@@ -905,6 +940,14 @@ class RMI(IndexBase):
         idx = cls(keys, backend=backend, **result.best)
         idx.tuning = result
         return idx
+
+
+def _to_float32(v: np.ndarray) -> np.ndarray:
+    """Finite float64 values as float32, clamped to its range (a slope beyond it, from
+    float keys packed into a tiny range, then predicts worse, never NaN or inf: a NaN
+    slope marks a hybrid leaf)."""
+    big = float(np.finfo(np.float32).max)
+    return np.clip(v, -big, big).astype(np.float32)
 
 
 def _json_params(params: dict) -> dict:

@@ -109,7 +109,7 @@ import numpy as np
 from . import models
 from ._validate import as_sorted_keys
 from .interface import compiled_module
-from .rmi import RMI
+from .rmi import LEAF_BYTES, RMI
 
 #: Cost model coefficients fitted on the development machine (see the module docstring).
 DEFAULT_COEFFICIENTS = {"a": 21.24, "b": 0.98, "bk": 0.07, "bd": 1.87, "c": 1.62, "d": 2.16, "e": 8.73}
@@ -527,10 +527,10 @@ def _root_bytes(root: str, params: dict) -> int:
     fitted to fewer distinct keys than knots has fewer; never more).
 
     >>> _root_bytes("radix", {"bits": 8}), _root_bytes("spline", {"knots": 32}), _root_bytes("mlp", {"hidden": [16]})
-    (2056, 768, 392)
+    (1028, 768, 392)
     """
     if root == "radix":
-        return 8 * (2 ** params.get("bits", 12) + 1)
+        return 4 * (2 ** params.get("bits", 12) + 1)
     if root == "spline":
         return 24 * params.get("knots", 32)
     if root == "mlp":
@@ -542,7 +542,7 @@ def _root_bytes(root: str, params: dict) -> int:
 def _table_bytes(cfg: dict) -> int:
     """Model bytes of a configuration without hybrid leaves: its leaf and middle tables
     and its root's parameters (``RMI(keys, **cfg).nbytes``, or a bound on it)."""
-    return 32 * cfg["leaves"] + 16 * cfg.get("middle", 0) + _root_bytes(cfg["root"], cfg["root_params"])
+    return LEAF_BYTES * cfg["leaves"] + 16 * cfg.get("middle", 0) + _root_bytes(cfg["root"], cfg["root_params"])
 
 
 class _Estimator:
@@ -601,7 +601,7 @@ class _Estimator:
             seps = np.ceil(span / B)
             key_win = np.where(hyb, np.minimum(span, B), width)[leaf]
             sep_log2 = np.where(hyb, np.log2(seps + 1), 0.0)[leaf]
-            extra = int(32 * hyb.sum() + itemsize * seps[hyb].sum())
+            extra = int(LEAF_BYTES * hyb.sum() + itemsize * seps[hyb].sum())
             leaf_win = np.where(hyb, np.minimum(span, B), width)[count > 0]
             c = self._candidate(dict(cfg, max_error=int(B)), nbytes + extra, float(np.mean(np.log2(key_win + 1))),
                                 int(math.ceil(leaf_win.max())), size, refined, hybrid=int(hyb.sum()),
@@ -637,10 +637,10 @@ def _most_leaves(root: str, params: dict, stages: int, budget: float, n: int) ->
 
     The leaf counts of the grid are powers of two, so under a budget the best fitting
     one may leave up to half of it unused: on 10M lognormal keys a 14-bit radix root
-    takes 131 KB, and with ~570 KB the grid's 8,192 leaves use 393 KB where 13,700 fit
-    (measured 37.6 vs 35.7 ns; bench/RESULTS.md).
+    took 131 KB, and with ~570 KB the grid's 8,192 leaves used 393 KB where 13,700 fit
+    (32-byte leaves then; measured 37.6 vs 35.7 ns; bench/RESULTS.md).
 
-    >>> _most_leaves("radix", {"bits": 8}, 2, 2056 + 32 * 100, 10**6)
+    >>> _most_leaves("radix", {"bits": 8}, 2, 1028 + LEAF_BYTES * 100, 10**6)
     100
     """
     lo, hi = 1 << MIN_LEAF_BITS, min(n, 1 << MAX_LEAF_BITS)
@@ -737,7 +737,7 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
                 if (st == 2 or L >= 1 << 8) and fits(cfg):
                     grid.append(cfg)
     if not grid:
-        smallest = min(32 * L for L in _leaf_grid(n, 1))
+        smallest = min(LEAF_BYTES * L for L in _leaf_grid(n, 1))
         raise ValueError(f"max_bytes={max_bytes:,} is below the smallest configuration's tables "
                          f"({smallest:,} bytes plus the root); raise max_bytes")
     coarse = []

@@ -33,6 +33,8 @@ from hypothesis import strategies as st
 
 from index_impls import assert_matches_numpy, assert_signed_zeros
 from learnedidx import RMI
+from learnedidx import rmi as rmi_module
+from learnedidx.rmi import LEAF_BYTES, leaf_dtype
 
 N_SCALAR = 12
 #: Hybrid-leaf bounds drawn by the property tests (None: plain linear leaves only).
@@ -297,7 +299,7 @@ def test_stats_and_nbytes(backend):
     assert s["leaves"] == 64 and s["n"] == keys.size and s["stages"] == 2
     assert s["max_window"] <= 2, s          # perfectly linear keys: windows of one key
     assert s["fallbacks"] == 0
-    assert idx.nbytes >= 64 * 32
+    assert idx.nbytes == 64 * LEAF_BYTES + 16     # the leaf records and a linear root's two floats
     idx.searchsorted(keys + 1)
     assert idx.stats()["fallbacks"] >= 0
     idx3 = build(keys, backend, root="radix", leaves=256, stages=3, middle=8)
@@ -393,3 +395,51 @@ def test_hybrid_tables_whose_counts_wrap_are_rejected(forge):
     arrays = dict(arrays, hybrid=h, seps=arrays["seps"][: int(count.sum())])
     with pytest.raises(ValueError, match="max_error too large|separator count"):
         RMI._from_state(meta, arrays)
+
+
+# ----------------------------------------------------------------- compact leaf records
+
+def test_leaf_records_are_24_bytes():
+    for dtype in (np.uint32, np.uint64, np.int32, np.int64, np.float32, np.float64):
+        assert leaf_dtype(np.dtype(dtype)).itemsize == LEAF_BYTES == 24
+    idx = RMI(np.arange(10_000, dtype=np.uint64) * 7, root="radix", root_params={"bits": 6}, leaves=32)
+    assert idx.root.table.dtype == np.float32
+    assert idx.nbytes == 32 * LEAF_BYTES + 4 * (2 ** 6 + 1)
+
+
+def test_scaled_intercepts_stay_exact(backend, monkeypatch):
+    """Above 2**30 keys a leaf's int32 ``icept`` counts ``icept_unit(n)`` positions.  That
+    many keys do not fit here, so the unit is forced: the rounding then widens windows by
+    up to a unit, and both paths still answer exactly."""
+    monkeypatch.setattr(rmi_module, "icept_unit", lambda n: 8.0)
+    rng = np.random.default_rng(11)
+    keys = np.sort(rng.lognormal(0, 2, 50_000) * 1e12).astype(np.uint64)
+    idx = build(keys, backend, leaves=300)
+    assert int(idx._leaves["icept"].max()) * 8 <= keys.size + 8      # intercepts count units of 8
+    queries = np.concatenate([keys[::13], rng.integers(0, 2 ** 64 - 1, 2_000, dtype=np.uint64)])
+    assert_searchsorted(idx, keys, queries, n_scalar=200)
+
+
+@pytest.mark.parametrize("keys", [np.arange(2_000) * 1e-300, np.arange(2_000) * 5e-324,
+                                  np.linspace(1.0, 1.0 + 2 ** -40, 3_000)], ids=["tiny", "subnormal", "narrow"])
+def test_slopes_beyond_float32_stay_exact(backend, keys):
+    """Float keys packed into a tiny range need slopes past float32's range: they are
+    clamped to it (never inf, whose products would be NaN, the hybrid mark), and the
+    windows cover what the clamped line misses."""
+    idx = build(np.asarray(keys, dtype=np.float64), backend, root="linear", leaves=4)
+    assert np.all(np.isfinite(idx._leaves["slope"]))
+    assert_searchsorted(idx, idx.keys, np.concatenate([idx.keys[::7], idx.keys[:50] * 0.5]), n_scalar=100)
+
+
+def test_version_1_state_is_refused_with_the_fix():
+    meta, arrays = RMI(np.arange(100, dtype=np.int64))._state()
+    with pytest.raises(ValueError, match="rebuild the index from its keys"):
+        RMI._from_state(dict(meta, version=1), arrays)
+
+
+def test_radix_table_of_another_dtype_is_refused_on_load():
+    meta, arrays = RMI(np.arange(100, dtype=np.int64), root="radix")._state()
+    table = arrays["root.table"].astype(np.float64)
+    table.flags.writeable = False                    # as a loaded file's section
+    with pytest.raises(ValueError, match="float32"):
+        RMI._from_state(meta, dict(arrays, **{"root.table": table}))

@@ -15,6 +15,7 @@ import pytest
 
 from learnedidx import RMI, tune
 from learnedidx import tuning
+from learnedidx.rmi import LEAF_BYTES
 from learnedidx.tuning import Candidate, CostModel, pareto_front
 
 ROOTS = tuning.BASE_ROOTS          # every root family but the MLP (whose training takes seconds)
@@ -132,7 +133,7 @@ def test_most_leaves_build_within_the_budget(root, params, stages):
 
 def test_budget_filling_leaf_counts_are_explored():
     keys = lognormal_keys(60_000)
-    budget = 8 * (2 ** 12 + 1) + 32 * 1_500          # a 12-bit radix root and 1,500 leaves
+    budget = 4 * (2 ** 12 + 1) + LEAF_BYTES * 1_500  # a 12-bit radix root and 1,500 leaves
     r = tune(keys, max_bytes=budget, calibrate=False, roots=[("radix", {"bits": 12}), ("linear", {})],
              stages=(2,), max_errors=())
     leaves = {c.config["leaves"] for c in r.candidates if c.config["root"] == "radix"}

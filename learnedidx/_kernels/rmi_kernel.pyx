@@ -36,24 +36,28 @@ cdef enum:
 
 
 
+# A leaf record (learnedidx.rmi.leaf_dtype): 24 bytes, so one in three straddles two
+# cache lines.  Only its first line is prefetched: prefetching the second too, or padding
+# records to 32 bytes, measured the same (10M lognormal keys, 9,175 leaves: the leaves
+# sit in L2), and 24 bytes fit a third more leaves in a budget.
 cdef packed struct LeafU:
     uint64_t base
-    double slope
-    double icept
+    float slope
+    int32_t icept
     int32_t elo
     int32_t ehi
 
 cdef packed struct LeafI:
     int64_t base
-    double slope
-    double icept
+    float slope
+    int32_t icept
     int32_t elo
     int32_t ehi
 
 cdef packed struct LeafF:
     double base
-    double slope
-    double icept
+    float slope
+    int32_t icept
     int32_t elo
     int32_t ehi
 
@@ -68,6 +72,7 @@ cdef struct State:
     double inv
     int root_kind
     const double* root
+    const float* rtab      # a radix root's table (float32; root is then NULL)
     int64_t root_size      # radix: buckets; spline: knots
     double root_nb
     double root_last
@@ -79,6 +84,7 @@ cdef struct State:
     int64_t mid_stride
     const void* leaves
     int64_t n_leaves
+    double icept_unit      # a leaf's icept counts this many positions (RMI._icept_unit)
     const int64_t* hyb     # hybrid leaves: (off, count, start, end) per row
     const void* seps       # their separators, of the key dtype
     int64_t hyb_b          # max_error: keys between two separators
@@ -173,14 +179,15 @@ def mlp_vector_size(int64_t size):
     return 2 * h1 + h2 * h1 + 2 * h2 + 1
 
 
-cdef inline double eval_radix(const double* p, double nb, double last, double t) noexcept nogil:
-    """A radix table of ``nb`` buckets (``last`` = ``nb - 1``) interpolated at ``t``."""
+cdef inline double eval_radix(const float* p, double nb, double last, double t) noexcept nogil:
+    """A radix table of ``nb`` buckets (``last`` = ``nb - 1``) interpolated at ``t``, in
+    float64 on the float32 entries."""
     cdef double s = t * nb
     cdef double c = s if s > 0.0 else 0.0
     c = c if c < last else last
     cdef int64_t j = <int64_t>c
-    cdef double y0 = p[j]
-    return y0 + (p[j + 1] - y0) * (s - <double>j)
+    cdef double y0 = <double>p[j]
+    return y0 + (<double>p[j + 1] - y0) * (s - <double>j)
 
 
 cdef inline double normalise(double x, double xlo, double xhi, double xlo_half, double inv) noexcept nogil:
@@ -205,7 +212,7 @@ cdef inline double eval_root(const State* st, double t) noexcept nogil:
     elif st.root_kind == M_MLP:
         return eval_mlp(p, st.root_size, t)
     elif st.root_kind == M_RADIX:
-        return eval_radix(p, st.root_nb, st.root_last, t)
+        return eval_radix(st.rtab, st.root_nb, st.root_last, t)
     else:  # M_SPLINE: knots p[0:k], values p[k:2k], slopes p[2k:3k-1]
         k = st.root_size
         lo = 0
@@ -263,8 +270,8 @@ cdef inline int64_t leaf_window(const State* st, key_t x, int64_t leaf, int64_t*
     cdef double d, pred, c, xd
     cdef uint64_t qu, bu
     cdef int64_t qi, bi, p, a, b
-    cdef int32_t elo, ehi
-    cdef double slope, icept
+    cdef int32_t elo, ehi, icept
+    cdef float slope
     if key_t is float or key_t is double:
         xd = <double>x
         xd = xd if xd > st.xlo else st.xlo
@@ -296,7 +303,7 @@ cdef inline int64_t leaf_window(const State* st, key_t x, int64_t leaf, int64_t*
             return -1
         hybrid_window(st, x, elo, lo, hi)
         return (lo[0] + hi[0]) >> 1
-    pred = icept + slope * d
+    pred = <double>icept * st.icept_unit + <double>slope * d
     c = pred if pred > 0.0 else 0.0
     c = c if c < st.fn else st.fn
     p = <int64_t>c
@@ -361,6 +368,7 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     """
     cdef const key_t* keys = <const key_t*>st.keys
     cdef const double* p = st.root
+    cdef const float* rtab = st.rtab
     cdef const char* leaves = <const char*>st.leaves
     cdef double xlo = st.xlo, xhi = st.xhi, xlo_half = st.xlo_half, inv = st.inv
     cdef double nb = st.root_nb, last = st.root_last
@@ -368,6 +376,7 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     cdef bint direct = st.stages == 2 and (st.root_kind == M_RADIX or st.root_kind == M_LINEAR)
     cdef bint radix = st.root_kind == M_RADIX
     cdef double xd, t
+    cdef const char* rec
     cdef int64_t leaf[GROUP]
     cdef int64_t lo[GROUP]
     cdef int64_t hi[GROUP]
@@ -392,8 +401,9 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
                 leaf[i] = route(st, xd)
             else:                          # route() with the state's scalars in registers
                 t = normalise(xd, xlo, xhi, xlo_half, inv)
-                leaf[i] = clamp_index(eval_radix(p, nb, last, t) if radix else p[0] + p[1] * t, n_leaves)
-            LIDX_PREFETCH(leaves + leaf[i] * <int64_t>sizeof(LeafU))     # LeafI and LeafF: the same size
+                leaf[i] = clamp_index(eval_radix(rtab, nb, last, t) if radix else p[0] + p[1] * t, n_leaves)
+            rec = leaves + leaf[i] * <int64_t>sizeof(LeafU)              # LeafI and LeafF: the same size
+            LIDX_PREFETCH(rec)
         n_hyb = 0
         hyb_longest = 0
         for i in range(gn):
@@ -441,6 +451,27 @@ def _check_model(int kind, vec, int64_t size):
         raise ValueError(f"model kind {kind}: parameter vector of {vec.shape[0]} values, expected {need}")
 
 
+cdef int _bind_root(State* st, int kind, root_vec, int64_t size) except -1:
+    """Point ``st`` at a root's parameters: a float32 table for a radix root, a float64
+    vector for the others (checked by ``_check_model``; kept alive by the caller)."""
+    cdef const double[::1] rv
+    cdef const float[::1] tv
+    _check_model(kind, root_vec, size)
+    st.root_kind = kind
+    st.root = NULL
+    st.rtab = NULL
+    if kind == M_RADIX:
+        tv = root_vec
+        st.rtab = &tv[0]
+    else:
+        rv = root_vec
+        st.root = &rv[0] if rv.shape[0] else NULL
+    st.root_size = size
+    st.root_nb = <double>size
+    st.root_last = <double>(size - 1)
+    return 0
+
+
 def predict_many(int kind, root_vec, int64_t size, const double[::1] t, double[::1] out):
     """Evaluate a root model on every ``t`` into ``out`` (the kernels' own arithmetic).
 
@@ -448,16 +479,10 @@ def predict_many(int kind, root_vec, int64_t size, const double[::1] t, double[:
     the numpy reference, many times faster.
     """
     cdef State st
-    cdef const double[::1] rv = root_vec
     cdef int64_t i, m = t.shape[0]
-    _check_model(kind, root_vec, size)
     if out.shape[0] != m:
         raise ValueError("output length differs from input length")
-    st.root_kind = kind
-    st.root = &rv[0] if rv.shape[0] else NULL
-    st.root_size = size
-    st.root_nb = <double>size
-    st.root_last = <double>(size - 1)
+    _bind_root(&st, kind, root_vec, size)
     with nogil:
         for i in range(m):
             out[i] = eval_root(&st, t[i])
@@ -468,7 +493,7 @@ def predict_many(int kind, root_vec, int64_t size, const double[::1] t, double[:
 BATCH_GROUP = GROUP
 #: Bumped whenever the kernels' memory access pattern changes (what gets prefetched, how a
 #: window is searched): also part of that cache key, since timings move with it.
-KERNEL_REVISION = 7
+KERNEL_REVISION = 8
 
 
 cdef class RMIKernel(LookupKernel):
@@ -483,17 +508,18 @@ cdef class RMIKernel(LookupKernel):
     def __init__(self, keys, leaves, int root_kind, root_vec, int64_t root_size, mid_vec,
                  int64_t n_mid, int mid_kind, int64_t mid_size, int stages, double xlo, double xhi,
                  double xlo_half, double inv,
-                 hyb_vec, seps, int64_t hyb_b):
+                 hyb_vec, seps, int64_t hyb_b, double icept_unit):
         cdef const unsigned char[::1] lb = leaves.view(np.uint8)
-        cdef const double[::1] rv = root_vec
         cdef const double[::1] mv = mid_vec
         cdef const int64_t[::1] hv = hyb_vec
         cdef const unsigned char[::1] sv = seps.view(np.uint8)
         if seps.dtype != keys.dtype:
             raise ValueError("separators must have the key dtype")
         if leaves.dtype.itemsize != sizeof(LeafU):
-            raise ValueError("leaf records must be 32 bytes")
-        _check_model(root_kind, root_vec, root_size)
+            raise ValueError(f"leaf records must be {sizeof(LeafU)} bytes")
+        if not icept_unit >= 1.0:
+            raise ValueError("icept_unit must be >= 1")
+        _bind_root(&self.st, root_kind, root_vec, root_size)
         if stages == 3:
             if n_mid < 1 or mv.shape[0] % n_mid or mid_kind not in (M_LINEAR, M_MLP):
                 raise ValueError("middle stage parameters do not split into one vector per model")
@@ -507,11 +533,6 @@ cdef class RMIKernel(LookupKernel):
         self.st.xhi = xhi
         self.st.xlo_half = xlo_half
         self.st.inv = inv
-        self.st.root_kind = root_kind
-        self.st.root = &rv[0] if rv.shape[0] else NULL
-        self.st.root_size = root_size
-        self.st.root_nb = <double>root_size
-        self.st.root_last = <double>(root_size - 1)
         self.st.stages = stages
         self.st.mid = &mv[0] if mv.shape[0] else NULL
         self.st.n_mid = n_mid
@@ -520,6 +541,7 @@ cdef class RMIKernel(LookupKernel):
         self.st.mid_stride = mv.shape[0] // n_mid if n_mid else 0
         self.st.leaves = &lb[0]
         self.st.n_leaves = leaves.shape[0]
+        self.st.icept_unit = icept_unit
         self.st.hyb = &hv[0] if hv.shape[0] else NULL
         self.st.seps = &sv[0] if sv.shape[0] else NULL
         self.st.hyb_b = hyb_b

@@ -38,10 +38,11 @@ class Model(Protocol):
         """Prediction for one Python float, bit-identical to :meth:`predict`."""
 
     def params(self) -> dict[str, np.ndarray]:
-        """The parameters as float64 arrays."""
+        """The parameters as float64 arrays (a radix table: float32)."""
 
     def kernel_params(self) -> tuple[np.ndarray, int]:
-        """``(vector, size)``: the flat float64 layout the compiled kernels evaluate."""
+        """``(vector, size)``: the flat layout the compiled kernels evaluate (float64; a
+        radix table float32)."""
 
     @property
     def nbytes(self) -> int:

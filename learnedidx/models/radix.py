@@ -3,6 +3,12 @@
 ``t`` in ``[0, 1]`` falls in bucket ``j = floor(t 2^bits)``; the table holds the fitted
 position at every bucket boundary and the prediction interpolates linearly inside the
 bucket.  Monotone by construction, with cost independent of the table size.
+
+The table is float32: a root predicts a leaf (or middle-model) number, below 2**22,
+which float32 holds to a quarter or finer, and routing only takes its integer part.
+Half the bytes of a float64 table leave room for more leaves under the same budget
+(measured on 10M lognormal keys: bench/RESULTS.md, "Compact leaves").  Interpolation
+runs in float64 on the float32 entries, in the kernels too, so routing agrees.
 """
 from __future__ import annotations
 
@@ -12,9 +18,13 @@ import numpy as np
 
 from .base import KIND_RADIX, as_float64, read_only
 
+#: dtype of the stored table (see the module docstring).
+TABLE_DTYPE = np.dtype(np.float32)
+
 
 def fit_radix(x: np.ndarray, y: np.ndarray, bits: int = 12) -> np.ndarray:
-    """Table of ``2**bits + 1`` positions at the bucket boundaries ``j / 2**bits``.
+    """Table of ``2**bits + 1`` positions at the bucket boundaries ``j / 2**bits`` (float64;
+    :class:`Radix` stores it as float32).
 
     Each entry is the empirical CDF ``y(x)`` interpolated at the boundary.
 
@@ -37,11 +47,13 @@ def fit_radix(x: np.ndarray, y: np.ndarray, bits: int = 12) -> np.ndarray:
 
 
 class Radix:
-    """Radix prefix table with linear interpolation: ``8 (2^bits + 1)`` bytes.
+    """Radix prefix table with linear interpolation: ``4 (2^bits + 1)`` bytes (float32).
+
+    ``table`` is converted to float32 (a copy unless it already is one).
 
     >>> m = Radix.fit(np.linspace(0, 1, 101), np.arange(101.0), bits=4)
     >>> m.predict_scalar(0.5), m.nbytes
-    (50.0, 136)
+    (50.0, 68)
     """
 
     name: ClassVar[str] = "radix"
@@ -49,7 +61,12 @@ class Radix:
 
     def __init__(self, table, copy: bool = True):
         # copy=False uses the array in place (from_params does so for read-only ones)
-        self.table = as_float64(table).copy() if copy else as_float64(table)
+        table = np.asarray(table)
+        if not copy and table.dtype != TABLE_DTYPE:
+            raise ValueError(f"a radix table is stored as float32, got {table.dtype}")
+        self.table = table.astype(TABLE_DTYPE) if copy else table
+        if self.table.ndim != 1:
+            raise ValueError(f"a radix table is 1-D, got shape {self.table.shape}")
         nb = self.table.size - 1
         if nb < 1 or nb & (nb - 1):
             raise ValueError(f"radix table must hold 2**bits + 1 entries, got {self.table.size}")
@@ -65,16 +82,18 @@ class Radix:
 
     @classmethod
     def from_params(cls, params) -> "Radix":
-        # a read-only table (a loaded file's section) is used in place: no copy at open
-        return cls(params["table"], copy=not read_only(params["table"]))
+        # a read-only table (a loaded file's section) is used in place: no copy at open;
+        # it must then be float32 already (a file of another dtype is refused, not converted)
+        table = params["table"]
+        return cls(table, copy=not read_only(table))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         s = as_float64(x) * self._nb
         c = np.where(s > 0.0, s, 0.0)
         c = np.where(c < self._last, c, self._last)
         j = c.astype(np.int64)
-        y0 = self.table[j]
-        return y0 + (self.table[j + 1] - y0) * (s - j.astype(np.float64))
+        y0 = self.table[j].astype(np.float64)
+        return y0 + (self.table[j + 1].astype(np.float64) - y0) * (s - j.astype(np.float64))
 
     def predict_scalar(self, x: float) -> float:
         s = x * self._nb
@@ -83,7 +102,7 @@ class Radix:
         j = int(c)
         table = self._list
         if table is None:
-            table = self._list = self.table.tolist()
+            table = self._list = self.table.tolist()      # float32 -> exact Python floats
         y0 = table[j]
         return y0 + (table[j + 1] - y0) * (s - float(j))
 
