@@ -42,7 +42,10 @@ def leaf_dtype(key_dtype: np.dtype) -> np.dtype:
     positions, so a float32 slope is off by less than 2**-24 of them, and the error
     bounds are measured with the stored, rounded values, so every window still holds
     its answer.  24 bytes instead of 32 (float64 slope and intercept) buy a third more
-    leaves under a byte budget (bench/RESULTS.md, "Compact leaves").
+    leaves under a byte budget (bench/RESULTS.md, "Compact leaves").  Float keys at the
+    edges of float32's range lose on speed, not exactness: a slope beyond 3.4e38 (keys
+    packed into a tiny range) is clamped to it, and one below 1.4e-45 (float keys spread
+    over ~1e50) rounds to zero; the windows then cover the whole leaf.
 
     A *hybrid* leaf (see :class:`RMI`'s ``max_error``) is marked by a NaN ``slope`` and
     holds in ``elo`` the row of its separator table in ``RMI._hybrid`` (so a lookup reads
@@ -267,7 +270,7 @@ class RMI(IndexBase):
                           int(root_size), mid, self.n_middle, self._mid_kind, self._mid_size, self.stages,
                           self._xlo, self._xhi, self._xlo_half, self._inv,
                           self._hybrid.view(np.int64).reshape(-1), self._seps, self.max_error or 0,
-                          icept_unit(self._n))
+                          self._icept_unit)
 
     def _set_input_range(self):
         keys = self._keys
@@ -300,6 +303,7 @@ class RMI(IndexBase):
 
     def _fit(self, model_cls):
         keys, n, L = self._keys, self._n, self.n_leaves
+        self._icept_unit = icept_unit(n)
         self._set_input_range()
         self._mid_kind, self._mid_size, self._mid_lists = Linear.kind, 0, None
         first_stage = self.n_middle if self.stages == 3 else L
@@ -311,7 +315,7 @@ class RMI(IndexBase):
         scale = first_stage / n if n else 0.0
         params = dict(self.root_params)
         if self.root_name == "radix" and "bits" not in params:
-            # the largest table up to 2**12 entries costing <= 0.1 byte per key (measured:
+            # the largest table up to 2**12 entries costing <= 0.05 byte per key (measured:
             # fewer bits widen the windows of skewed keys sharply, more buy little)
             params["bits"] = min(12, max(4, int(math.log2(max(n, 1) / 80)) if n >= 1280 else 4))
         self.root = model_cls.fit(t[sample], sample * scale, **params)
@@ -436,9 +440,9 @@ class RMI(IndexBase):
             icept, slope, _ = _per_group_linear(leaf, d, y, L, contiguous=self._monotone)
             del y
             rec["slope"] = _to_float32(slope)
-            rec["icept"] = self._icept_units(icept)
+            rec["icept"] = self._quantize_icepts(icept)
         empty = counts == 0
-        rec["icept"][empty] = self._icept_units(starts[empty])
+        rec["icept"][empty] = self._quantize_icepts(starts[empty])
         rec["slope"][empty] = 0.0
         self._leaves = rec
         self._leaf_lists = None
@@ -463,12 +467,17 @@ class RMI(IndexBase):
             # fallback answers exactly (only possible with more than 2**31 keys).
             rec["elo"][nonempty] = np.clip(elo, _INT32_MIN, _INT32_MAX)
             rec["ehi"][nonempty] = np.clip(ehi, _INT32_MIN, _INT32_MAX)
+        if empty.any() and self._icept_unit > 1.0:
+            # an empty leaf's window is the empty one at its boundary: with a rounded
+            # intercept, its bounds carry the rounding (below 2**30 keys they are 0)
+            p = self._positions_from_offsets(np.zeros(int(empty.sum())), np.flatnonzero(empty))
+            rec["elo"][empty] = rec["ehi"][empty] = starts[empty] - p
         self._key_leaf_counts = counts
         self._make_hybrid(leaf, starts, counts)
 
-    def _icept_units(self, positions: np.ndarray) -> np.ndarray:
-        """Fitted intercepts (positions) as the int32 units a leaf stores (rounded)."""
-        units = np.rint(np.asarray(positions, dtype=np.float64) / icept_unit(self._n))
+    def _quantize_icepts(self, positions: np.ndarray) -> np.ndarray:
+        """Fitted intercepts (positions) as the int32 count of ``_icept_unit`` a leaf stores (rounded)."""
+        units = np.rint(np.asarray(positions, dtype=np.float64) / self._icept_unit)
         return np.clip(units, _INT32_MIN, _INT32_MAX).astype(np.int32)
 
     def _make_hybrid(self, leaf: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> None:
@@ -602,7 +611,7 @@ class RMI(IndexBase):
         """Leaf model prediction from offsets, clamped to ``[0, n]`` (NaN -> 0)."""
         rec = self._leaves
         with np.errstate(over="ignore", invalid="ignore"):   # inf, or inf * 0 = NaN: clamped below
-            pred = rec["icept"][leaf] * icept_unit(self._n) + rec["slope"][leaf].astype(np.float64) * d
+            pred = rec["icept"][leaf] * self._icept_unit + rec["slope"][leaf].astype(np.float64) * d
         c = np.where(pred > 0.0, pred, 0.0)
         fn = float(self._n)
         c = np.where(c < fn, c, fn)
@@ -652,7 +661,7 @@ class RMI(IndexBase):
         base, slope, icept, elo, ehi = self._leaf_scalar(leaf)
         if slope != slope:                      # NaN marks a hybrid leaf
             return (leaf, *self._hybrid_window_scalar(target, elo))
-        pred = icept * icept_unit(self._n) + slope * self._offset_scalar(target, base)
+        pred = icept * self._icept_unit + slope * self._offset_scalar(target, base)
         c = pred if pred > 0.0 else 0.0
         fn = float(self._n)
         c = c if c < fn else fn
@@ -878,6 +887,7 @@ class RMI(IndexBase):
         need(keys.dtype == self.dtype and keys.ndim == 1 and keys.flags.c_contiguous, "keys array dtype/shape")
         as_sorted_keys(keys[:2])                      # a supported dtype
         self._keys, self._n = keys, integer("n")
+        self._icept_unit = icept_unit(self._n)
         need(keys.size == self._n, "key count")
         self.stages, self.n_leaves, self.n_middle = integer("stages", 2), integer("leaves", 1), integer("middle")
         need(self.stages in (2, 3) and (self.n_middle >= 1) == (self.stages == 3), "stages/middle")

@@ -109,7 +109,7 @@ import numpy as np
 from . import models
 from ._validate import as_sorted_keys
 from .interface import compiled_module
-from .rmi import LEAF_BYTES, RMI
+from .rmi import HYBRID_DTYPE, LEAF_BYTES, RMI
 
 #: Cost model coefficients fitted on the development machine (see the module docstring).
 DEFAULT_COEFFICIENTS = {"a": 21.24, "b": 0.98, "bk": 0.07, "bd": 1.87, "c": 1.62, "d": 2.16, "e": 8.73}
@@ -601,7 +601,7 @@ class _Estimator:
             seps = np.ceil(span / B)
             key_win = np.where(hyb, np.minimum(span, B), width)[leaf]
             sep_log2 = np.where(hyb, np.log2(seps + 1), 0.0)[leaf]
-            extra = int(LEAF_BYTES * hyb.sum() + itemsize * seps[hyb].sum())
+            extra = int(HYBRID_DTYPE.itemsize * hyb.sum() + itemsize * seps[hyb].sum())   # rows, separators
             leaf_win = np.where(hyb, np.minimum(span, B), width)[count > 0]
             c = self._candidate(dict(cfg, max_error=int(B)), nbytes + extra, float(np.mean(np.log2(key_win + 1))),
                                 int(math.ceil(leaf_win.max())), size, refined, hybrid=int(hyb.sum()),

@@ -34,6 +34,8 @@ from hypothesis import strategies as st
 from index_impls import assert_matches_numpy, assert_signed_zeros
 from learnedidx import RMI
 from learnedidx import rmi as rmi_module
+from learnedidx.interface import compiled_module
+from learnedidx.models import Radix
 from learnedidx.rmi import LEAF_BYTES, leaf_dtype
 
 N_SCALAR = 12
@@ -443,3 +445,31 @@ def test_radix_table_of_another_dtype_is_refused_on_load():
     table.flags.writeable = False                    # as a loaded file's section
     with pytest.raises(ValueError, match="float32"):
         RMI._from_state(meta, dict(arrays, **{"root.table": table}))
+
+
+def test_empty_leaves_keep_their_boundary_with_scaled_intercepts(backend, monkeypatch):
+    """An empty leaf's window is the empty one at its boundary; with a rounded intercept
+    its bounds carry the rounding, so queries routed there never need the fallback."""
+    monkeypatch.setattr(rmi_module, "icept_unit", lambda n: 8.0)
+    keys = np.concatenate([np.arange(1_003, dtype=np.int64), 10 ** 9 + np.arange(1_000, dtype=np.int64)])
+    idx = build(keys, backend, root="linear", leaves=64)
+    empty = np.flatnonzero(idx._key_leaf_counts == 0)
+    assert empty.size > 10
+    queries = np.linspace(10 ** 8, 9 * 10 ** 8, 5_000).astype(np.int64)       # mid-gap: empty leaves
+    assert np.isin(idx._route(queries), empty).all()
+    assert_searchsorted(idx, keys, queries)
+    assert idx.stats()["fallbacks"] == 0
+
+
+def test_compiled_radix_evaluation_matches_the_model():
+    module = compiled_module("learnedidx._kernels.rmi_kernel")
+    if module is None:
+        pytest.skip("kernels not built")
+    rng = np.random.default_rng(3)
+    model = Radix.fit(np.sort(rng.random(5_000)), np.arange(5_000) / 7.0, bits=9)
+    t = np.concatenate([rng.random(10_000), np.arange(513) / 512, [-1.0, 2.0, -np.inf, np.inf, np.nan, 1e-300]])
+    vec, size = model.kernel_params()
+    out = np.empty(t.size)
+    module.predict_many(model.kind, vec, int(size), t, out)
+    np.testing.assert_array_equal(out.view(np.uint64), model.predict(t).view(np.uint64))
+    assert [model.predict_scalar(v) for v in t[:600].tolist()] == out[:600].tolist()

@@ -495,7 +495,7 @@ def test_leaf_counts_that_wrap_around_are_rejected(tmp_path, saved):
 
 
 @pytest.mark.parametrize("config", [
-    dict(root="radix", root_params={"bits": 18}, leaves=16),             # a 2 MiB root table
+    dict(root="radix", root_params={"bits": 18}, leaves=16),             # a 1 MiB root table
     dict(root="spline", root_params={"knots": 1 << 16}, leaves=16),      # 1 MiB of knots
     dict(stages=3, middle=1 << 16, leaves=1 << 16),                      # 65,536 middle models
     dict(stages=3, middle=1 << 12, leaves=1 << 14, middle_model="mlp"),

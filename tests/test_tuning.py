@@ -228,6 +228,7 @@ def test_hybrid_candidates_are_estimated_and_build():
     idx._check()
     st = idx.stats()
     assert st["hybrid_leaves"] == c.hybrid_leaves          # exact: this sample is all keys
+    assert st["model_bytes"] == c.nbytes                   # leaves, hybrid rows, separators
     assert st["max_window"] <= c.config["max_error"]
     assert abs(st["avg_log2_window"] - c.avg_log2_window) < 0.25
     assert_exact(keys, idx)

@@ -36,7 +36,7 @@ cdef enum:
 
 
 
-# A leaf record (learnedidx.rmi.leaf_dtype): 24 bytes, so one in three straddles two
+# A leaf record (learnedidx.rmi.leaf_dtype): 24 bytes, so one in four straddles two
 # cache lines.  Only its first line is prefetched: prefetching the second too, or padding
 # records to 32 bytes, measured the same (10M lognormal keys, 9,175 leaves: the leaves
 # sit in L2), and 24 bytes fit a third more leaves in a budget.
@@ -84,7 +84,7 @@ cdef struct State:
     int64_t mid_stride
     const void* leaves
     int64_t n_leaves
-    double icept_unit      # a leaf's icept counts this many positions (RMI._icept_unit)
+    double icept_unit      # a leaf's icept counts this many positions (learnedidx.rmi.icept_unit)
     const int64_t* hyb     # hybrid leaves: (off, count, start, end) per row
     const void* seps       # their separators, of the key dtype
     int64_t hyb_b          # max_error: keys between two separators

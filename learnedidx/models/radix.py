@@ -4,8 +4,10 @@
 position at every bucket boundary and the prediction interpolates linearly inside the
 bucket.  Monotone by construction, with cost independent of the table size.
 
-The table is float32: a root predicts a leaf (or middle-model) number, below 2**22,
-which float32 holds to a quarter or finer, and routing only takes its integer part.
+The table is float32: a root predicts a leaf (or middle-model) number, and routing only
+takes its integer part; float32 holds those to a quarter or finer up to 2**22 leaves (the
+tuner's largest count) and exactly as integers up to 2**24.  Beyond that routing gets
+coarser, never wrong: the leaves' error bounds are measured on the routing as it is.
 Half the bytes of a float64 table leave room for more leaves under the same budget
 (measured on 10M lognormal keys: bench/RESULTS.md, "Compact leaves").  Interpolation
 runs in float64 on the float32 entries, in the kernels too, so routing agrees.
@@ -49,7 +51,8 @@ def fit_radix(x: np.ndarray, y: np.ndarray, bits: int = 12) -> np.ndarray:
 class Radix:
     """Radix prefix table with linear interpolation: ``4 (2^bits + 1)`` bytes (float32).
 
-    ``table`` is converted to float32 (a copy unless it already is one).
+    ``table`` is converted to float32 (always a copy, unless ``copy=False``, which uses a
+    float32 array in place).
 
     >>> m = Radix.fit(np.linspace(0, 1, 101), np.arange(101.0), bits=4)
     >>> m.predict_scalar(0.5), m.nbytes
@@ -82,9 +85,12 @@ class Radix:
 
     @classmethod
     def from_params(cls, params) -> "Radix":
-        # a read-only table (a loaded file's section) is used in place: no copy at open;
-        # it must then be float32 already (a file of another dtype is refused, not converted)
+        # saved parameters must be float32 (another dtype is refused, not converted: the
+        # leaves were fitted on the float32 routing); a read-only table (a loaded file's
+        # section) is used in place, so opening a file copies nothing
         table = params["table"]
+        if not isinstance(table, np.ndarray) or table.dtype != TABLE_DTYPE:
+            raise ValueError(f"a radix table is stored as float32, got {getattr(table, 'dtype', type(table))}")
         return cls(table, copy=not read_only(table))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
