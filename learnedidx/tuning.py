@@ -522,27 +522,15 @@ def _key(cfg: dict) -> str:
     return json.dumps(cfg, sort_keys=True)
 
 
-def _root_bytes(root: str, params: dict) -> int:
-    """Bytes of a root model's parameters, as its ``nbytes`` will report them (a spline
-    fitted to fewer distinct keys than knots has fewer; never more).
-
-    >>> _root_bytes("radix", {"bits": 8}), _root_bytes("spline", {"knots": 32}), _root_bytes("mlp", {"hidden": [16]})
-    (1028, 768, 392)
-    """
-    if root == "radix":
-        return 4 * (2 ** params.get("bits", 12) + 1)
-    if root == "spline":
-        return 24 * params.get("knots", 32)
-    if root == "mlp":
-        sizes = [1, *params.get("hidden", [16]), 1]
-        return 8 * sum(a * b + b for a, b in zip(sizes, sizes[1:]))
-    return {"linear": 16, "cubic": 32, "loglinear": 24}.get(root, 0)
-
-
 def _table_bytes(cfg: dict) -> int:
     """Model bytes of a configuration without hybrid leaves: its leaf and middle tables
-    and its root's parameters (``RMI(keys, **cfg).nbytes``, or a bound on it)."""
-    return LEAF_BYTES * cfg["leaves"] + 16 * cfg.get("middle", 0) + _root_bytes(cfg["root"], cfg["root_params"])
+    and its root's parameters (``RMI(keys, **cfg).nbytes``, or a bound on it).
+
+    >>> _table_bytes(_config("radix", {"bits": 8}, 100, 2))
+    3428
+    """
+    return (LEAF_BYTES * cfg["leaves"] + models.Linear.param_bytes() * cfg.get("middle", 0)
+            + models.get_model(cfg["root"]).param_bytes(**cfg["root_params"]))
 
 
 class _Estimator:

@@ -142,6 +142,17 @@ def test_kinds_are_distinct():
     assert len(set(kinds)) == len(kinds)
 
 
+@pytest.mark.parametrize("train", TRAINING, ids=TRAIN_IDS)
+@pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
+def test_param_bytes_is_the_fitted_size(name, params, train):
+    """The size the tuner plans with before fitting is the fitted model's (a spline on
+    fewer distinct keys than knots keeps fewer)."""
+    _, x, y = train
+    model = fit(name, params, x, y)
+    planned = type(model).param_bytes(**params)
+    assert model.nbytes == planned or (name == "spline" and model.nbytes < planned)
+
+
 def test_nbytes_values():
     _, x, y = TRAINING[1]
     assert fit("linear", {}, x, y).nbytes == 16

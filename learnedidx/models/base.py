@@ -48,6 +48,12 @@ class Model(Protocol):
     def nbytes(self) -> int:
         """Bytes of parameters a lookup reads."""
 
+    @classmethod
+    def param_bytes(cls, **params) -> int:
+        """``nbytes`` of a model fitted with ``params``, known before fitting (the tuner
+        sizes configurations with it); a bound where the fit may keep fewer (a spline
+        on fewer distinct keys than knots)."""
+
 
 def as_float64(a) -> np.ndarray:
     """``a`` as a float64 array, without copying one that already is."""

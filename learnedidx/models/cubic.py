@@ -70,6 +70,10 @@ class Cubic:
 
     @property
     def nbytes(self) -> int:
+        return self.param_bytes()
+
+    @classmethod
+    def param_bytes(cls) -> int:
         return 32
 
     def __repr__(self) -> str:

@@ -90,6 +90,10 @@ class LogLinear:
 
     @property
     def nbytes(self) -> int:
+        return self.param_bytes()
+
+    @classmethod
+    def param_bytes(cls) -> int:
         return 24
 
     def __repr__(self) -> str:

@@ -239,6 +239,13 @@ class MLP:
     def nbytes(self) -> int:
         return int(sum(W.nbytes + b.nbytes for W, b in self.layers))
 
+    @classmethod
+    def param_bytes(cls, hidden=(16,), **training) -> int:
+        """Float64 weights and biases of ``1 -> hidden... -> 1`` (training options do not
+        change the size)."""
+        sizes = [1, *hidden, 1]
+        return 8 * sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+
     def __repr__(self) -> str:
         return f"MLP(hidden={list(self.hidden)})"
 

@@ -122,5 +122,9 @@ class Radix:
     def nbytes(self) -> int:
         return self.table.nbytes
 
+    @classmethod
+    def param_bytes(cls, bits: int = 12) -> int:
+        return TABLE_DTYPE.itemsize * (2 ** bits + 1)
+
     def __repr__(self) -> str:
         return f"Radix(bits={self.bits})"

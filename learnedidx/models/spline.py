@@ -104,5 +104,9 @@ class Spline:
     def nbytes(self) -> int:
         return 3 * self.xs.nbytes
 
+    @classmethod
+    def param_bytes(cls, knots: int = 32) -> int:
+        return 24 * knots          # knots, values and slopes (float64); fewer distinct keys keep fewer
+
     def __repr__(self) -> str:
         return f"Spline(knots={self.xs.size})"
