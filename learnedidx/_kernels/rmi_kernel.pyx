@@ -336,18 +336,22 @@ cdef inline int64_t lower_bound_one(const State* st, key_t x, int64_t* fallbacks
 
 cdef inline void take_window(const State* st, const key_t* keys, int64_t a, int64_t b, int64_t q,
                              int64_t* lo, int64_t* hi, int64_t* pos) noexcept nogil:
-    """Store a batch query's window ``[a, b)`` and predicted key ``q``, and prefetch that
-    key's line (and its companion record).  An empty window becomes the one-key window
-    at its position, which the verification treats like any other."""
+    """Store a batch query's window ``[a, b)`` and predicted key ``q`` (``prefetch_near``
+    fetches that key's line later).  An empty window becomes the one-key window at its
+    position, which the verification treats like any other."""
     if b <= a:
         a = a if a < st.n else st.n - 1
         b = a + 1
     lo[0] = a
     hi[0] = b
-    q = clamp_to(q, a, b - 1)              # the predicted key, inside the window
-    pos[0] = q
+    pos[0] = clamp_to(q, a, b - 1)         # the predicted key, inside the window
+
+
+cdef inline void prefetch_near(const State* st, const key_t* keys, int64_t q) noexcept nogil:
+    """Prefetch the line of a batch query's predicted key ``q`` (and its companion record,
+    the value a caller reads next)."""
     LIDX_PREFETCH(keys + q)
-    if st.comp_size:                       # the value of the predicted key, while the keys are searched
+    if st.comp_size:
         LIDX_PREFETCH(st.comp + q * st.comp_size)
 
 
@@ -362,9 +366,19 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     unswitched on the root's kind and keeps the state's scalars in registers: the
     general ``route`` re-reads them through ``st`` after every store and dispatches on the
     kind per query (measured: up to 11% faster at 1M keys, unchanged at 10M where the
-    search's cache misses dominate; bench/RESULTS.md).  The search starts at the
-    predicted key's line (``search_near``), prefetched by ``take_window``.  Queries routed
-    to hybrid leaves search their leaf's separators in a lock step of their own first.
+    search's cache misses dominate; bench/RESULTS.md).  Queries routed to hybrid leaves
+    search their leaf's separators in a lock step of their own first.
+
+    The search starts at the predicted key's line (``search_near``).  The groups are
+    software-pipelined: a group's predicted lines are prefetched one per query while the
+    *next* group is routed (for a linear root, whose routing is a few instructions: while
+    its leaf windows are computed), and the group is searched after that.  Issued back to
+    back, as each window was computed before, 64 line misses overflow the core's miss
+    buffers and the core waits; spread over other arithmetic they overlap it.  Measured
+    same-process (``bench/kernel_ab.py``) at 10M keys: radix, cubic, spline and 3-stage
+    roots 2.5-5.5% faster on uniform, lognormal and GSHHG keys; linear and MLP roots
+    unchanged (a linear root's prefetches in its routing loop came back to back: 10-19%
+    slower).  bench/RESULTS.md, "Pipelined groups".
     """
     cdef const key_t* keys = <const key_t*>st.keys
     cdef const double* p = st.root
@@ -373,14 +387,23 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     cdef double xlo = st.xlo, xhi = st.xhi, xlo_half = st.xlo_half, inv = st.inv
     cdef double nb = st.root_nb, last = st.root_last
     cdef int64_t n = st.n, n_leaves = st.n_leaves, fallbacks = 0, g0 = 0, gn, i, a, b, q
+    cdef int64_t pg0 = 0, pgn = 0           # the previous group: its first query and size
     cdef bint direct = st.stages == 2 and (st.root_kind == M_RADIX or st.root_kind == M_LINEAR)
     cdef bint radix = st.root_kind == M_RADIX
+    cdef bint early = not (direct and not radix)     # prefetch while routing (not for a linear root)
     cdef double xd, t
     cdef const char* rec
     cdef int64_t leaf[GROUP]
-    cdef int64_t lo[GROUP]
-    cdef int64_t hi[GROUP]
-    cdef int64_t pos[GROUP]
+    cdef int64_t lo_buf[2 * GROUP]
+    cdef int64_t hi_buf[2 * GROUP]
+    cdef int64_t pos_buf[2 * GROUP]
+    cdef int64_t* lo = lo_buf              # this group's windows and predicted keys ...
+    cdef int64_t* hi = hi_buf
+    cdef int64_t* pos = pos_buf
+    cdef int64_t* plo = lo_buf + GROUP     # ... and the previous group's
+    cdef int64_t* phi = hi_buf + GROUP
+    cdef int64_t* ppos = pos_buf + GROUP
+    cdef int64_t* swap
     cdef int64_t r[GROUP]
     cdef const key_t* seps = <const key_t*>st.seps
     cdef int64_t n_hyb, hyb_longest, k, row = 0
@@ -393,8 +416,8 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
         for i in range(m):
             out[i] = -1 if equal_only else 0
         return 0
-    while g0 < m:
-        gn = m - g0 if m - g0 < GROUP else GROUP
+    while True:
+        gn = (m - g0 if m - g0 < GROUP else GROUP) if g0 < m else 0
         for i in range(gn):
             xd = to_double(xs[g0 + i])
             if not direct:
@@ -404,9 +427,15 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
                 leaf[i] = clamp_index(eval_radix(rtab, nb, last, t) if radix else p[0] + p[1] * t, n_leaves)
             rec = leaves + leaf[i] * <int64_t>sizeof(LeafU)              # LeafI and LeafF: the same size
             LIDX_PREFETCH(rec)
+            if early and i < pgn:          # the previous group's predicted line
+                prefetch_near(st, keys, ppos[i])
+        for i in range(gn, pgn):           # (the last round routes fewer queries, or none)
+            prefetch_near(st, keys, ppos[i])
         n_hyb = 0
         hyb_longest = 0
         for i in range(gn):
+            if not early and i < pgn:
+                prefetch_near(st, keys, ppos[i])
             q = leaf_window(st, xs[g0 + i], leaf[i], &a, &b, &row)
             if q < 0:                      # a hybrid leaf: its separators are searched below
                 hyb_query[n_hyb] = i
@@ -426,12 +455,20 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
                 row = hyb_row[k]
                 hybrid_window_from(st, row, r[k] - st.hyb[4 * row], &a, &b)
                 take_window(st, keys, a, b, (a + b) >> 1, &lo[i], &hi[i], &pos[i])
-        search_near(keys, n, lo, hi, pos, xs + g0, gn, r)
-        for i in range(gn):
-            r[i] = verify(keys, n, xs[g0 + i], r[i], lo[i], hi[i], &fallbacks)
-            if equal_only and (r[i] >= n or keys[r[i]] != xs[g0 + i]):
-                r[i] = -1
-            out[g0 + i] = r[i]
+        if pgn:                            # the previous group's searches
+            search_near(keys, n, plo, phi, ppos, xs + pg0, pgn, r)
+            for i in range(pgn):
+                r[i] = verify(keys, n, xs[pg0 + i], r[i], plo[i], phi[i], &fallbacks)
+                if equal_only and (r[i] >= n or keys[r[i]] != xs[pg0 + i]):
+                    r[i] = -1
+                out[pg0 + i] = r[i]
+        if gn == 0:
+            break
+        swap = lo; lo = plo; plo = swap    # this group is searched in the next round
+        swap = hi; hi = phi; phi = swap
+        swap = pos; pos = ppos; ppos = swap
+        pg0 = g0
+        pgn = gn
         g0 += gn
     return fallbacks
 
@@ -493,7 +530,7 @@ def predict_many(int kind, root_vec, int64_t size, const double[::1] t, double[:
 BATCH_GROUP = GROUP
 #: Bumped whenever the kernels' memory access pattern changes (what gets prefetched, how a
 #: window is searched): also part of that cache key, since timings move with it.
-KERNEL_REVISION = 8
+KERNEL_REVISION = 9
 
 
 cdef class RMIKernel(LookupKernel):
