@@ -526,10 +526,12 @@ def _table_bytes(cfg: dict) -> int:
     """Model bytes of a configuration without hybrid leaves: its leaf and middle tables
     and its root's parameters (``RMI(keys, **cfg).nbytes``, or a bound on it).
 
-    >>> _table_bytes(_config("radix", {"bits": 8}, 100, 2))
-    3428
+    >>> [_table_bytes(_config(root, params, 100, 2)) for root, params in
+    ...  [("radix", {"bits": 8}), ("spline", {"knots": 32}), ("mlp", {"hidden": [16], "seed": 0})]]
+    [3428, 3168, 2792]
     """
-    return (LEAF_BYTES * cfg["leaves"] + models.Linear.param_bytes() * cfg.get("middle", 0)
+    middle = models.get_model(cfg.get("middle_model", "linear")).param_bytes(**cfg.get("middle_params", {}))
+    return (LEAF_BYTES * cfg["leaves"] + middle * cfg.get("middle", 0)
             + models.get_model(cfg["root"]).param_bytes(**cfg["root_params"]))
 
 

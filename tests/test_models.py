@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from learnedidx import models
-from learnedidx.models import MODELS, Model, get_model
+from learnedidx.models import MLP, MODELS, Model, get_model
 
 NAMES = ("linear", "spline", "cubic", "radix", "loglinear")
 
@@ -286,3 +286,12 @@ def test_registry():
     for name in NAMES:
         cls = get_model(name)
         assert cls is MODELS[name] and cls.name == name
+
+
+@pytest.mark.parametrize("hidden", [(), (8,), (4, 8), [32]])
+def test_mlp_param_bytes_is_the_fitted_size(hidden):
+    x = np.linspace(0, 1, 200)
+    model = MLP.fit(x, x ** 2 * 200, hidden=hidden, epochs=0)      # closed form: no torch
+    assert model.nbytes == MLP.param_bytes(hidden=hidden, epochs=0)
+    with pytest.raises(TypeError):
+        MLP.param_bytes(hiden=(32,))                                # a typo is not ignored

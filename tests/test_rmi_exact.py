@@ -473,3 +473,27 @@ def test_compiled_radix_evaluation_matches_the_model():
     module.predict_many(model.kind, vec, int(size), t, out)
     np.testing.assert_array_equal(out.view(np.uint64), model.predict(t).view(np.uint64))
     assert [model.predict_scalar(v) for v in t[:600].tolist()] == out[:600].tolist()
+
+
+@pytest.mark.parametrize("cfg", [dict(root="linear", leaves=40), dict(root="radix", leaves=40),
+                                 dict(root="cubic", leaves=40, max_error=4), dict(root="linear", leaves=3, max_error=2),
+                                 dict(root="radix", leaves=64, stages=3, middle=4)],
+                         ids=["linear", "radix", "cubic-hybrid", "linear-hybrid", "3-stages"])
+def test_batch_lengths_around_the_group_size(backend, cfg):
+    """The compiled batch path works on groups of 64 queries, each searched one round
+    after it is routed: lengths around multiples of 64 cover its first, last and partial
+    rounds, for searchsorted, lookup and with a companion array prefetched."""
+    rng = np.random.default_rng(21)
+    keys = np.sort(rng.lognormal(0, 2, 3_000) * 1e6).astype(np.int64)
+    idx = build(keys, backend, **cfg)
+    values = np.arange(keys.size, dtype=np.float64)
+    for companion in (None, values):
+        if idx._kernel is not None:
+            idx._kernel.prefetch_with(companion)
+        for m in (1, 2, 63, 64, 65, 127, 128, 129, 191, 192, 193, 1_000):
+            q = np.concatenate([keys[rng.integers(0, keys.size, m - m // 3)], rng.integers(-5, 2 * 10 ** 9, m // 3)])
+            np.testing.assert_array_equal(idx.searchsorted(q), np.searchsorted(keys, q))
+            np.testing.assert_array_equal(idx.searchsorted(q, side="right"), np.searchsorted(keys, q, side="right"))
+            first = np.searchsorted(keys, q)
+            hit = (first < keys.size) & (keys[np.minimum(first, keys.size - 1)] == q)
+            np.testing.assert_array_equal(idx.lookup(q), np.where(hit, first, -1))

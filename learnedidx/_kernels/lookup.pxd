@@ -101,7 +101,7 @@ cdef enum:
                          # DRAM bandwidth on lines the search never reads: at 10M keys, 16K-leaf
                          # RMI 66.7 -> 50.5 ns (uniform), 64.4 -> 57.1 ns (lognormal), the B-tree
                          # within noise (bench/RESULTS.md).  Now used by the B-tree's pages only:
-                         # the RMI prefetches its predicted key's line (search_near)
+                         # the RMI prefetches its predicted key's line (prefetch_near)
 
 
 cdef inline void prefetch_window(const void* first, int64_t nbytes) noexcept nogil:

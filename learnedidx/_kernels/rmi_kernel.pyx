@@ -8,12 +8,13 @@ of targets already in the key dtype (``learnedidx._queries``); ``side="right"`` 
 mixed-type queries are reduced to such targets before they get here.
 
 Batch lookups release the GIL and process ``GROUP`` queries at a time: all of them
-are routed and their leaf records prefetched, then the cache line of each predicted
-key, then their windows are searched in lock step (``search_near``: the predicted
+are routed and their leaf records prefetched, then their windows and predicted keys
+computed; the cache line of each predicted key is prefetched while the next group is
+routed, and then the windows are searched in lock step (``search_near``: the predicted
 line first, then a branch-free binary search of what is left), so that many cache
-misses are in flight at once instead of one.  Queries routed to hybrid leaves first
-search their leaf's separators, in a lock step of their own.  A scalar lookup reads
-the predicted line first too.
+misses are in flight at once instead of one (``lower_bound_many``).  Queries routed to
+hybrid leaves first search their leaf's separators, in a lock step of their own.  A
+scalar lookup reads the predicted line first too.
 """
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.math cimport frexp
@@ -328,13 +329,12 @@ cdef inline int64_t lower_bound_one(const State* st, key_t x, int64_t* fallbacks
     b = hi
     if a < b:
         q = clamp_to(q, a, b - 1)
-        if st.comp_size:       # the value of the predicted key, while the keys are searched
-            LIDX_PREFETCH(st.comp + q * st.comp_size)
+        prefetch_companion(st, q)          # the value of the predicted key, while the keys are searched
         near_step(keys, q, x, &a, &b)
     return verify(keys, st.n, x, lower_bound(keys, x, a, b), lo, hi, fallbacks)
 
 
-cdef inline void take_window(const State* st, const key_t* keys, int64_t a, int64_t b, int64_t q,
+cdef inline void take_window(const State* st, int64_t a, int64_t b, int64_t q,
                              int64_t* lo, int64_t* hi, int64_t* pos) noexcept nogil:
     """Store a batch query's window ``[a, b)`` and predicted key ``q`` (``prefetch_near``
     fetches that key's line later).  An empty window becomes the one-key window at its
@@ -347,12 +347,16 @@ cdef inline void take_window(const State* st, const key_t* keys, int64_t a, int6
     pos[0] = clamp_to(q, a, b - 1)         # the predicted key, inside the window
 
 
-cdef inline void prefetch_near(const State* st, const key_t* keys, int64_t q) noexcept nogil:
-    """Prefetch the line of a batch query's predicted key ``q`` (and its companion record,
-    the value a caller reads next)."""
-    LIDX_PREFETCH(keys + q)
+cdef inline void prefetch_companion(const State* st, int64_t q) noexcept nogil:
+    """Prefetch the companion record of key ``q`` (the value a caller reads next), if any."""
     if st.comp_size:
         LIDX_PREFETCH(st.comp + q * st.comp_size)
+
+
+cdef inline void prefetch_near(const State* st, const key_t* keys, int64_t q) noexcept nogil:
+    """Prefetch the line of a batch query's predicted key ``q`` and its companion record."""
+    LIDX_PREFETCH(keys + q)
+    prefetch_companion(st, q)
 
 
 cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64_t* out,
@@ -371,14 +375,15 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
 
     The search starts at the predicted key's line (``search_near``).  The groups are
     software-pipelined: a group's predicted lines are prefetched one per query while the
-    *next* group is routed (for a linear root, whose routing is a few instructions: while
-    its leaf windows are computed), and the group is searched after that.  Issued back to
-    back, as each window was computed before, 64 line misses overflow the core's miss
+    *next* group is routed (for a two-stage linear root, whose routing is a few
+    instructions: while the next group's leaf windows are computed), and the group is
+    searched after that.  64 line misses issued back to back overflow the core's miss
     buffers and the core waits; spread over other arithmetic they overlap it.  Measured
-    same-process (``bench/kernel_ab.py``) at 10M keys: radix, cubic, spline and 3-stage
-    roots 2.5-5.5% faster on uniform, lognormal and GSHHG keys; linear and MLP roots
-    unchanged (a linear root's prefetches in its routing loop came back to back: 10-19%
-    slower).  bench/RESULTS.md, "Pipelined groups".
+    same-process (``bench/kernel_ab.py``) at 10M keys, B / A: radix roots 0.946-0.971 on
+    uniform, lognormal and GSHHG keys, 3 stages 0.946-0.955, cubic and spline roots
+    0.953-0.976 (lognormal, GSHHG); linear and MLP roots and hybrid leaves 0.98-1.01
+    (a linear root's prefetches in its routing loop came nearly back to back: 1.10).
+    bench/RESULTS.md, "Pipelined groups".
     """
     cdef const key_t* keys = <const key_t*>st.keys
     cdef const double* p = st.root
@@ -390,7 +395,7 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     cdef int64_t pg0 = 0, pgn = 0           # the previous group: its first query and size
     cdef bint direct = st.stages == 2 and (st.root_kind == M_RADIX or st.root_kind == M_LINEAR)
     cdef bint radix = st.root_kind == M_RADIX
-    cdef bint early = not (direct and not radix)     # prefetch while routing (not for a linear root)
+    cdef bint prefetch_in_routing = not (direct and not radix)     # all but a two-stage linear root
     cdef double xd, t
     cdef const char* rec
     cdef int64_t leaf[GROUP]
@@ -427,14 +432,14 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
                 leaf[i] = clamp_index(eval_radix(rtab, nb, last, t) if radix else p[0] + p[1] * t, n_leaves)
             rec = leaves + leaf[i] * <int64_t>sizeof(LeafU)              # LeafI and LeafF: the same size
             LIDX_PREFETCH(rec)
-            if early and i < pgn:          # the previous group's predicted line
+            if prefetch_in_routing and i < pgn:          # the previous group's predicted line
                 prefetch_near(st, keys, ppos[i])
         for i in range(gn, pgn):           # (the last round routes fewer queries, or none)
             prefetch_near(st, keys, ppos[i])
         n_hyb = 0
         hyb_longest = 0
         for i in range(gn):
-            if not early and i < pgn:
+            if not prefetch_in_routing and i < pgn:
                 prefetch_near(st, keys, ppos[i])
             q = leaf_window(st, xs[g0 + i], leaf[i], &a, &b, &row)
             if q < 0:                      # a hybrid leaf: its separators are searched below
@@ -447,14 +452,14 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
                 LIDX_PREFETCH(hyb_base[n_hyb] + (hyb_len[n_hyb] >> 1))
                 n_hyb += 1
                 continue
-            take_window(st, keys, a, b, q, &lo[i], &hi[i], &pos[i])
+            take_window(st, a, b, q, &lo[i], &hi[i], &pos[i])
         if n_hyb:                          # in lock step too, so their cache misses overlap
             search_passes(seps, hyb_base, hyb_len, hyb_x, n_hyb, hyb_longest, r)
             for k in range(n_hyb):
                 i = hyb_query[k]
                 row = hyb_row[k]
                 hybrid_window_from(st, row, r[k] - st.hyb[4 * row], &a, &b)
-                take_window(st, keys, a, b, (a + b) >> 1, &lo[i], &hi[i], &pos[i])
+                take_window(st, a, b, (a + b) >> 1, &lo[i], &hi[i], &pos[i])
         if pgn:                            # the previous group's searches
             search_near(keys, n, plo, phi, ppos, xs + pg0, pgn, r)
             for i in range(pgn):

@@ -240,10 +240,15 @@ class MLP:
         return int(sum(W.nbytes + b.nbytes for W, b in self.layers))
 
     @classmethod
-    def param_bytes(cls, hidden=(16,), **training) -> int:
-        """Float64 weights and biases of ``1 -> hidden... -> 1`` (training options do not
-        change the size)."""
-        sizes = [1, *hidden, 1]
+    def param_bytes(cls, hidden=(16,), seed: int = 0, epochs: int = 500, time_budget: float | None = None,
+                    lr: float = 1e-4, patience: int = 100, sample: int = 10_000) -> int:
+        """Float64 weights and biases of ``1 -> hidden... -> 1``; takes :meth:`fit`'s
+        parameters (the training ones do not change the size).
+
+        >>> MLP.param_bytes(hidden=[16]), MLP.param_bytes(hidden=[8, 4], seed=3)
+        (392, 456)
+        """
+        sizes = [1, *_check_hidden(hidden), 1]
         return 8 * sum(a * b + b for a, b in zip(sizes, sizes[1:]))
 
     def __repr__(self) -> str:
