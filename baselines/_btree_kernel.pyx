@@ -3,15 +3,20 @@
 
 Same execution regime as the RMI's kernels, so comparisons are fair: scalar lookups
 reduce one Python number in C (``LookupKernel``) and walk the levels; batch lookups
-release the GIL and descend ``GROUP`` queries level by level in lock step (each node
+release the GIL and descend ``BTREE_GROUP`` queries level by level in lock step (each node
 search a branch-free count over one cache line, the next node prefetched), then search
 their pages with an interleaved branch-free binary search.
 """
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 from learnedidx._kernels.lookup cimport (
-    GROUP, LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound, prefetch_window, search_fixed,
+    LIDX_PREFETCH, LookupKernel, fused_kind, key_t, lower_bound, prefetch_window, search_fixed,
 )
+
+cdef enum:
+    BTREE_GROUP = 48    # queries per lock step: the RMI's 64 measured 1-4% slower for the B-tree
+                        # once the RMI's groups were pipelined and re-tuned (same-process A/B at
+                        # 10M keys, bench/RESULTS.md, "Pipelined groups"); the RMI keeps 64
 
 
 cdef struct Tree:
@@ -59,13 +64,13 @@ cdef void lower_bound_tree_many(const Tree* t, const key_t* xs, int64_t m, int64
     cdef int64_t g0 = 0, gn, i, lvl, B = t.fanout, pk = t.page_keys, lo
     cdef int64_t width = pk if pk < t.n else t.n
     cdef int64_t last_page = t.n - width
-    cdef int64_t node[GROUP]
-    cdef int64_t r[GROUP]
-    cdef key_t xq[GROUP]
-    cdef const key_t* base[GROUP]
+    cdef int64_t node[BTREE_GROUP]
+    cdef int64_t r[BTREE_GROUP]
+    cdef key_t xq[BTREE_GROUP]
+    cdef const key_t* base[BTREE_GROUP]
     cdef key_t x
     while g0 < m:
-        gn = m - g0 if m - g0 < GROUP else GROUP
+        gn = m - g0 if m - g0 < BTREE_GROUP else BTREE_GROUP
         for i in range(gn):
             x = xs[g0 + i]
             xq[i] = x if x <= last else last           # targets above the keys answer n below
