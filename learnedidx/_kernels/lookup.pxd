@@ -28,9 +28,11 @@ cdef enum:
     K_F64 = 5
 
 cdef enum:
-    GROUP = 64          # queries searched in lock step by the batch kernels (measured at 10M
+    GROUP = 64          # queries searched in lock step by the RMI's batch kernel (measured at 10M
                         # lognormal keys against 16 and 32: more misses in flight, RMI 84 -> 61 ns,
-                        # B-tree 106 -> 77 ns per lookup; 128 was 2% slower; see bench/RESULTS.md)
+                        # B-tree 106 -> 77 ns per lookup; 128 was 2% slower; with pipelined groups
+                        # 48 and 96 were 1-4% slower; the B-tree now has its own, BTREE_GROUP = 48;
+                        # see bench/RESULTS.md)
     TARGET = 0          # codes of learnedidx._queries
     BELOW = 1
     ABOVE = 2
