@@ -611,7 +611,7 @@ class RMI(IndexBase):
         """Leaf model prediction from offsets, clamped to ``[0, n]`` (NaN -> 0)."""
         rec = self._leaves
         with np.errstate(over="ignore", invalid="ignore"):   # inf, or inf * 0 = NaN: clamped below
-            pred = rec["icept"][leaf] * self._icept_unit + rec["slope"][leaf].astype(np.float64) * d
+            pred = rec["icept"][leaf] * self._icept_unit + rec["slope"][leaf] * d      # float32 * float64: in float64
         c = np.where(pred > 0.0, pred, 0.0)
         fn = float(self._n)
         c = np.where(c < fn, c, fn)
