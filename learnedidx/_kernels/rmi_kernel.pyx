@@ -397,7 +397,6 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     cdef bint radix = st.root_kind == M_RADIX
     cdef bint prefetch_in_routing = not (direct and not radix)     # all but a two-stage linear root
     cdef double xd, t
-    cdef const char* rec
     cdef int64_t leaf[GROUP]
     cdef int64_t lo_buf[2 * GROUP]
     cdef int64_t hi_buf[2 * GROUP]
@@ -430,8 +429,7 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
             else:                          # route() with the state's scalars in registers
                 t = normalise(xd, xlo, xhi, xlo_half, inv)
                 leaf[i] = clamp_index(eval_radix(rtab, nb, last, t) if radix else p[0] + p[1] * t, n_leaves)
-            rec = leaves + leaf[i] * <int64_t>sizeof(LeafU)              # LeafI and LeafF: the same size
-            LIDX_PREFETCH(rec)
+            LIDX_PREFETCH(leaves + leaf[i] * <int64_t>sizeof(LeafU))     # LeafI and LeafF: the same size
             if prefetch_in_routing and i < pgn:          # the previous group's predicted line
                 prefetch_near(st, keys, ppos[i])
         for i in range(gn, pgn):           # (the last round routes fewer queries, or none)
