@@ -132,27 +132,27 @@ cdef inline int finish_steps(const key_t* p) noexcept nogil:
     return 3 if sizeof(key_t) == 8 else 4
 
 
-cdef inline void search_passes(const key_t* keys, const key_t** base, int64_t* length, const key_t* xs,
-                               int64_t gn, int64_t longest, int64_t* out) noexcept nogil:
-    """Lower bounds of ``gn`` targets, each in its non-empty range ``[base[i], base[i] +
-    length[i])`` (the longest ``longest`` keys); ``out[i]`` is a position in ``keys``.
+cdef inline int64_t lockstep_passes(const key_t* keys, const key_t** base, int64_t* length, const key_t* xs,
+                                    int64_t gn, int64_t longest) noexcept nogil:
+    """Advance ``gn`` branch-free binary searches in lock step, each in its non-empty range
+    ``[base[i], base[i] + length[i])`` (the longest ``longest`` keys), until the ranges are
+    at most one cache line's keys; returns the halving steps left to each search, which
+    ``finish_search`` takes per query.
 
-    The branch-free binary searches advance in lock step, each prefetching its next
-    probe, so that ``gn`` cache misses are in flight at once instead of one.  Every
-    search takes as many halving steps as the longest range needs: one that is done
-    keeps probing its last key (a step of zero, in a line already cached), which is
-    cheaper than the branch that would skip it, since that branch mispredicts whenever
-    the ranges differ in length (at 20K keys, RMI 52.5 -> 35.8 ns on lognormal keys).
-    Nor is it cheaper to run each pass only over the searches not yet done (sorted by
-    the steps they need): 38% fewer steps on lognormal keys, yet 10-14% slower at 10M,
-    since the done searches' steps are what gives the others' prefetches time to land.
-    Only the last ``finish_steps`` (a range of at most one line's worth of keys, which
-    may straddle two lines) are taken per query.
+    Each search prefetches its next probe, so that ``gn`` cache misses are in flight at
+    once instead of one.  Every search takes as many halving steps as the longest range
+    needs: one that is done keeps probing its last key (a step of zero, in a line
+    already cached), which is cheaper than the branch that would skip it, since that
+    branch mispredicts whenever the ranges differ in length (at 20K keys, RMI 52.5 ->
+    35.8 ns on lognormal keys).  Nor is it cheaper to run each pass only over the
+    searches not yet done (sorted by the steps they need): 38% fewer steps on lognormal
+    keys, yet 10-14% slower at 10M, since the done searches' steps are what gives the
+    others' prefetches time to land.  Only the last ``finish_steps`` (a range of at most
+    one line's worth of keys, which may straddle two lines) are left per query.
     """
-    cdef int64_t i, k, half, ln, passes = 0
+    cdef int64_t i, half, ln, passes = 0
     cdef int64_t finish = finish_steps(keys)
     cdef const key_t* b
-    cdef key_t x
     while (<int64_t>1 << passes) < longest:
         passes += 1
     while passes > finish:
@@ -165,15 +165,29 @@ cdef inline void search_passes(const key_t* keys, const key_t** base, int64_t* l
             base[i] = b
             length[i] = ln
             LIDX_PREFETCH(b + (ln >> 1))
-    for i in range(gn):                    # the last steps per query (finish_steps)
-        b = base[i]
-        ln = length[i]
-        x = xs[i]
-        for k in range(passes):
-            half = ln >> 1
-            b = probe_step(b, half, x)
-            ln -= half
-        out[i] = (b - keys) + (b[0] < x)
+    return passes
+
+
+cdef inline int64_t finish_search(const key_t* keys, const key_t* b, int64_t ln, key_t x, int64_t steps) noexcept nogil:
+    """The last ``steps`` halving steps of one search left by ``lockstep_passes`` (its
+    state in registers), and its answer as a position in ``keys``."""
+    cdef int64_t k, half
+    for k in range(steps):
+        half = ln >> 1
+        b = probe_step(b, half, x)
+        ln -= half
+    return (b - keys) + (b[0] < x)
+
+
+cdef inline void search_passes(const key_t* keys, const key_t** base, int64_t* length, const key_t* xs,
+                               int64_t gn, int64_t longest, int64_t* out) noexcept nogil:
+    """Lower bounds of ``gn`` targets, each in its non-empty range ``[base[i], base[i] +
+    length[i])`` (the longest ``longest`` keys), searched in lock step
+    (``lockstep_passes``, then ``finish_search``); ``out[i]`` is a position in ``keys``.
+    """
+    cdef int64_t i, steps = lockstep_passes(keys, base, length, xs, gn, longest)
+    for i in range(gn):
+        out[i] = finish_search(keys, base[i], length[i], xs[i], steps)
 
 
 cdef inline int64_t clamp_to(int64_t v, int64_t a, int64_t b) noexcept nogil:
@@ -184,9 +198,9 @@ cdef inline int64_t clamp_to(int64_t v, int64_t a, int64_t b) noexcept nogil:
 
 @cython.cdivision(True)
 cdef inline void near_step(const key_t* keys, int64_t pos, key_t x, int64_t* a, int64_t* b) noexcept nogil:
-    """Narrow a lower bound's range ``[a, b]`` (``a < b`` is required: both probes lie in
-    ``[a, b - 1]``) with the cache line holding key ``pos``: its first and last keys,
-    clamped into that range, say whether the answer is left of the line, inside it or
+    """Narrow a lower bound's range ``[a, b]`` (``a <= pos < b`` is required: both probes
+    lie in ``[a, b - 1]``) with the cache line holding key ``pos``: its first and last
+    keys, clamped into that range, say whether the answer is left of the line, inside it or
     right of it.  Both reads hit one line fill (for a key array aligned to its item
     size, as numpy allocates; a byte-misaligned view is searched right, with the two
     reads possibly in two lines).  When the answer is inside (a model's prediction
@@ -194,7 +208,8 @@ cdef inline void near_step(const key_t* keys, int64_t pos, key_t x, int64_t* a, 
     cdef int64_t per_line = 64 // <int64_t>sizeof(key_t)
     cdef int64_t skew = <int64_t>((<uintptr_t>keys & 63) // sizeof(key_t))   # keys[0]'s slot in its line
     cdef int64_t first = ((pos + skew) & -per_line) - skew
-    cdef int64_t j1 = clamp_to(first, a[0], b[0] - 1), j2 = clamp_to(first + per_line - 1, a[0], b[0] - 1)
+    cdef int64_t j1 = first if first > a[0] else a[0]                   # <= pos <= b - 1
+    cdef int64_t j2 = first + per_line - 1 if first + per_line - 1 < b[0] - 1 else b[0] - 1   # >= pos >= a
     cdef int64_t m1 = -<int64_t>(keys[j1] < x), m2 = -<int64_t>(keys[j2] < x)
     cdef int64_t lo = a[0] + ((j1 + 1 - a[0]) & m1)
     cdef int64_t hi = j1 + ((j2 - j1) & m1)
@@ -202,41 +217,54 @@ cdef inline void near_step(const key_t* keys, int64_t pos, key_t x, int64_t* a, 
     b[0] = hi + ((b[0] - hi) & m2)
 
 
-cdef inline void search_near(const key_t* keys, int64_t n, const int64_t* lo, const int64_t* hi,
-                             const int64_t* pos, const key_t* xs, int64_t gn, int64_t* out) noexcept nogil:
-    """Lower bounds of ``gn`` targets, each in its non-empty window ``[lo[i], hi[i])``
-    (the answer in ``[lo[i], hi[i]]``), starting from the cache line of a predicted
-    position ``pos[i]`` (already prefetched) instead of the window's middle.
+cdef inline int64_t search_near(const key_t* keys, int64_t n, const int64_t* lo, const int64_t* hi,
+                                const int64_t* pos, const key_t* xs, int64_t gn, bint equal_only,
+                                int64_t* out) noexcept nogil:
+    """Verified lower bounds of ``gn`` targets into ``out``, each searched first in its
+    non-empty window ``[lo[i], hi[i])`` (the answer in ``[lo[i], hi[i]]`` when the window
+    holds it), starting from the cache line of a predicted position ``lo[i] <= pos[i] <
+    hi[i]`` (already prefetched) instead of the window's middle; returns the number of
+    windows that missed and were repaired (``verify``).  With ``equal_only`` an answer
+    becomes -1 unless the key there equals its target (``lookup``: that key's line was
+    just searched, so the check costs no extra miss).
 
     ``near_step`` reads the predicted line; what is left of the window, the inside of
-    that line or one side of it, is binary-searched in lock step (``search_passes``).  A
-    model's error is mostly far below its leaf's worst case, so the answer is often in
+    that line or one side of it, is binary-searched in lock step (``lockstep_passes``).
+    A model's error is mostly far below its leaf's worst case, so the answer is often in
     the predicted line (45% of lookups with a 16K-leaf RMI on 10M uniform keys, 35% on
     lognormal) and its search then reads no other line.  The pass costs what the
     binary search's first step did, since that step also read about the predicted line.
     Every probe lies inside the range still open, so the answer is the window's lower
     bound, as a plain binary search of the window gives it (a range that near_step
-    emptied probes one readable key, whose outcome is discarded).
+    emptied probes one readable key, whose outcome is discarded).  Each query's last
+    steps, its verification and its output are one loop, so no state is stored and
+    loaded again between them.
     """
-    cdef int64_t i, a, b, ln, longest = 0
-    cdef int64_t start[GROUP]
-    cdef int64_t end[GROUP]
+    cdef int64_t i, a, b, ln, r, steps, longest = 0, fallbacks = 0
+    cdef int64_t empty_at[GROUP]           # where near_step emptied a range, else -1
     cdef int64_t length[GROUP]
     cdef const key_t* base[GROUP]
+    cdef key_t x
     for i in range(gn):
         a = lo[i]
         b = hi[i]
         near_step(keys, pos[i], xs[i], &a, &b)
-        start[i] = a
-        end[i] = b
+        empty_at[i] = -1 if b > a else a
         ln = b - a if b > a else 1                   # an empty range searches one readable key,
         base[i] = keys + clamp_to(a, 0, n - 1)       # then takes its start as the answer
         length[i] = ln
         longest = longest if longest > ln else ln
         LIDX_PREFETCH(base[i] + (ln >> 1))
-    search_passes(keys, base, length, xs, gn, longest, out)
+    steps = lockstep_passes(keys, base, length, xs, gn, longest)
     for i in range(gn):
-        out[i] = out[i] if end[i] > start[i] else start[i]
+        x = xs[i]
+        r = finish_search(keys, base[i], length[i], x, steps)
+        r = r if empty_at[i] < 0 else empty_at[i]
+        r = verify(keys, n, x, r, lo[i], hi[i], &fallbacks)
+        if equal_only and (r >= n or keys[r] != x):
+            r = -1
+        out[i] = r
+    return fallbacks
 
 
 cdef inline void search_fixed(const key_t* keys, const key_t** base, int64_t length, const key_t* xs,

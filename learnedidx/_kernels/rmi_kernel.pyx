@@ -459,12 +459,7 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
                 hybrid_window_from(st, row, r[k] - st.hyb[4 * row], &a, &b)
                 take_window(st, a, b, (a + b) >> 1, &lo[i], &hi[i], &pos[i])
         if pgn:                            # the previous group's searches
-            search_near(keys, n, plo, phi, ppos, xs + pg0, pgn, r)
-            for i in range(pgn):
-                r[i] = verify(keys, n, xs[pg0 + i], r[i], plo[i], phi[i], &fallbacks)
-                if equal_only and (r[i] >= n or keys[r[i]] != xs[pg0 + i]):
-                    r[i] = -1
-                out[pg0 + i] = r[i]
+            fallbacks += search_near(keys, n, plo, phi, ppos, xs + pg0, pgn, equal_only, out + pg0)
         if gn == 0:
             break
         swap = lo; lo = plo; plo = swap    # this group is searched in the next round
@@ -533,7 +528,7 @@ def predict_many(int kind, root_vec, int64_t size, const double[::1] t, double[:
 BATCH_GROUP = GROUP
 #: Bumped whenever the kernels' memory access pattern changes (what gets prefetched, how a
 #: window is searched): also part of that cache key, since timings move with it.
-KERNEL_REVISION = 9
+KERNEL_REVISION = 10
 
 
 cdef class RMIKernel(LookupKernel):
