@@ -250,8 +250,8 @@ cdef inline int64_t search_near(const key_t* keys, int64_t n, const int64_t* lo,
         b = hi[i]
         near_step(keys, pos[i], xs[i], &a, &b)
         empty_at[i] = -1 if b > a else a
-        ln = b - a if b > a else 1                   # an empty range searches one readable key,
-        base[i] = keys + clamp_to(a, 0, n - 1)       # then takes its start as the answer
+        ln = b - a if b > a else 1                   # an empty range searches one readable key
+        base[i] = keys + (a if a < n else n - 1)     # (a >= lo[i] >= 0), then takes its start as the answer
         length[i] = ln
         longest = longest if longest > ln else ln
         LIDX_PREFETCH(base[i] + (ln >> 1))

@@ -359,6 +359,32 @@ cdef inline void prefetch_near(const State* st, const key_t* keys, int64_t q) no
     prefetch_companion(st, q)
 
 
+cdef inline void route_group(const State* st, const key_t* xs, int64_t gn, int64_t* leaf, const key_t* keys,
+                             const int64_t* ppos, int64_t npf, bint radix) noexcept nogil:
+    """Route a batch group's ``gn`` queries to their leaves into ``leaf`` for two stages
+    with a radix (``radix``) or linear root, prefetching each leaf record, and the first
+    ``npf`` predicted lines of the previous group (``ppos``), one per query.
+
+    ``route()`` with the state's scalars in registers: the general ``route`` re-reads
+    them through ``st`` after every store and dispatches on the root's kind per query
+    (up to 11% slower at 1M keys).  ``radix`` is a constant at each call, so each call
+    compiles to a loop of its own (at 10M keys 3-4% faster than one loop testing the
+    root's shape per query; bench/RESULTS.md, "Fused search tail").
+    """
+    cdef const double* p = st.root
+    cdef const float* rtab = st.rtab
+    cdef const char* leaves = <const char*>st.leaves
+    cdef double xlo = st.xlo, xhi = st.xhi, xlo_half = st.xlo_half, inv = st.inv
+    cdef double nb = st.root_nb, last = st.root_last, t
+    cdef int64_t i, n_leaves = st.n_leaves
+    for i in range(gn):
+        t = normalise(to_double(xs[i]), xlo, xhi, xlo_half, inv)
+        leaf[i] = clamp_index(eval_radix(rtab, nb, last, t) if radix else p[0] + p[1] * t, n_leaves)
+        LIDX_PREFETCH(leaves + leaf[i] * <int64_t>sizeof(LeafU))     # LeafI and LeafF: the same size
+        if i < npf:
+            prefetch_near(st, keys, ppos[i])
+
+
 cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64_t* out,
                               bint equal_only=False) noexcept nogil:
     """Interleaved batch lower bounds; returns the number of fallbacks.
@@ -386,17 +412,12 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     bench/RESULTS.md, "Pipelined groups".
     """
     cdef const key_t* keys = <const key_t*>st.keys
-    cdef const double* p = st.root
-    cdef const float* rtab = st.rtab
-    cdef const char* leaves = <const char*>st.leaves
-    cdef double xlo = st.xlo, xhi = st.xhi, xlo_half = st.xlo_half, inv = st.inv
-    cdef double nb = st.root_nb, last = st.root_last
-    cdef int64_t n = st.n, n_leaves = st.n_leaves, fallbacks = 0, g0 = 0, gn, i, a, b, q
+    cdef int64_t n = st.n, fallbacks = 0, g0 = 0, gn, i, a, b, q
     cdef int64_t pg0 = 0, pgn = 0           # the previous group: its first query and size
     cdef bint direct = st.stages == 2 and (st.root_kind == M_RADIX or st.root_kind == M_LINEAR)
     cdef bint radix = st.root_kind == M_RADIX
     cdef bint prefetch_in_routing = not (direct and not radix)     # all but a two-stage linear root
-    cdef double xd, t
+    cdef int64_t npf
     cdef int64_t leaf[GROUP]
     cdef int64_t lo_buf[2 * GROUP]
     cdef int64_t hi_buf[2 * GROUP]
@@ -422,22 +443,24 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
         return 0
     while True:
         gn = (m - g0 if m - g0 < GROUP else GROUP) if g0 < m else 0
-        for i in range(gn):
-            xd = to_double(xs[g0 + i])
-            if not direct:
-                leaf[i] = route(st, xd)
-            else:                          # route() with the state's scalars in registers
-                t = normalise(xd, xlo, xhi, xlo_half, inv)
-                leaf[i] = clamp_index(eval_radix(rtab, nb, last, t) if radix else p[0] + p[1] * t, n_leaves)
-            LIDX_PREFETCH(leaves + leaf[i] * <int64_t>sizeof(LeafU))     # LeafI and LeafF: the same size
-            if prefetch_in_routing and i < pgn:          # the previous group's predicted line
-                prefetch_near(st, keys, ppos[i])
+        npf = pgn if prefetch_in_routing else 0       # the previous group's predicted lines fetched here
+        if radix and direct:               # (each call compiles to a loop of its own)
+            route_group(st, xs + g0, gn, leaf, keys, ppos, npf, True)
+        elif direct:
+            route_group(st, xs + g0, gn, leaf, keys, ppos, npf, False)
+        else:
+            for i in range(gn):
+                leaf[i] = route(st, to_double(xs[g0 + i]))
+                LIDX_PREFETCH(<const char*>st.leaves + leaf[i] * <int64_t>sizeof(LeafU))
+                if i < npf:
+                    prefetch_near(st, keys, ppos[i])
         for i in range(gn, pgn):           # (the last round routes fewer queries, or none)
             prefetch_near(st, keys, ppos[i])
+        npf = pgn - npf                    # ... and here, one per window
         n_hyb = 0
         hyb_longest = 0
         for i in range(gn):
-            if not prefetch_in_routing and i < pgn:
+            if i < npf:
                 prefetch_near(st, keys, ppos[i])
             q = leaf_window(st, xs[g0 + i], leaf[i], &a, &b, &row)
             if q < 0:                      # a hybrid leaf: its separators are searched below
