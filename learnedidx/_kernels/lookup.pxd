@@ -235,13 +235,14 @@ cdef inline int64_t search_near(const key_t* keys, int64_t n, const int64_t* lo,
     lognormal) and its search then reads no other line.  The pass costs what the
     binary search's first step did, since that step also read about the predicted line.
     Every probe lies inside the range still open, so the answer is the window's lower
-    bound, as a plain binary search of the window gives it (a range that near_step
-    emptied probes one readable key, whose outcome is discarded).  Each query's last
+    bound, as a plain binary search of the window gives it.  A range that near_step
+    emptied probes one readable key: at its start, which is then the answer, that key
+    is ``>= x`` unless the range was emptied at the window's end (all keys of the line
+    ``< x``), where the answer is capped at the window's end.  Each query's last
     steps, its verification and its output are one loop, so no state is stored and
     loaded again between them.
     """
-    cdef int64_t i, a, b, ln, r, steps, longest = 0, fallbacks = 0
-    cdef int64_t empty_at[GROUP]           # where near_step emptied a range, else -1
+    cdef int64_t i, a, b, h, ln, r, steps, longest = 0, fallbacks = 0
     cdef int64_t length[GROUP]
     cdef const key_t* base[GROUP]
     cdef key_t x
@@ -249,7 +250,6 @@ cdef inline int64_t search_near(const key_t* keys, int64_t n, const int64_t* lo,
         a = lo[i]
         b = hi[i]
         near_step(keys, pos[i], xs[i], &a, &b)
-        empty_at[i] = -1 if b > a else a
         ln = b - a if b > a else 1                   # an empty range searches one readable key
         base[i] = keys + (a if a < n else n - 1)     # (a >= lo[i] >= 0), then takes its start as the answer
         length[i] = ln
@@ -259,8 +259,9 @@ cdef inline int64_t search_near(const key_t* keys, int64_t n, const int64_t* lo,
     for i in range(gn):
         x = xs[i]
         r = finish_search(keys, base[i], length[i], x, steps)
-        r = r if empty_at[i] < 0 else empty_at[i]
-        r = verify(keys, n, x, r, lo[i], hi[i], &fallbacks)
+        h = hi[i]
+        r = r if r < h else h                        # (an emptied range's answer past the window's end)
+        r = verify(keys, n, x, r, lo[i], h, &fallbacks)
         if equal_only and (r >= n or keys[r] != x):
             r = -1
         out[i] = r

@@ -353,10 +353,13 @@ cdef inline void prefetch_companion(const State* st, int64_t q) noexcept nogil:
         LIDX_PREFETCH(st.comp + q * st.comp_size)
 
 
-cdef inline void prefetch_near(const State* st, const key_t* keys, int64_t q) noexcept nogil:
-    """Prefetch the line of a batch query's predicted key ``q`` and its companion record."""
+cdef inline void prefetch_near(const key_t* keys, int64_t q, const char* comp, int64_t comp_size) noexcept nogil:
+    """Prefetch the line of a batch query's predicted key ``q`` and its companion record
+    (``comp``, ``comp_size``: the state's, passed in registers since the batch loops'
+    stores would make the compiler re-read them through the state)."""
     LIDX_PREFETCH(keys + q)
-    prefetch_companion(st, q)
+    if comp_size:
+        LIDX_PREFETCH(comp + q * comp_size)
 
 
 cdef inline void route_group(const State* st, const key_t* xs, int64_t gn, int64_t* leaf, const key_t* keys,
@@ -376,13 +379,14 @@ cdef inline void route_group(const State* st, const key_t* xs, int64_t gn, int64
     cdef const char* leaves = <const char*>st.leaves
     cdef double xlo = st.xlo, xhi = st.xhi, xlo_half = st.xlo_half, inv = st.inv
     cdef double nb = st.root_nb, last = st.root_last, t
-    cdef int64_t i, n_leaves = st.n_leaves
+    cdef int64_t i, n_leaves = st.n_leaves, comp_size = st.comp_size
+    cdef const char* comp = st.comp
     for i in range(gn):
         t = normalise(to_double(xs[i]), xlo, xhi, xlo_half, inv)
         leaf[i] = clamp_index(eval_radix(rtab, nb, last, t) if radix else p[0] + p[1] * t, n_leaves)
         LIDX_PREFETCH(leaves + leaf[i] * <int64_t>sizeof(LeafU))     # LeafI and LeafF: the same size
         if i < npf:
-            prefetch_near(st, keys, ppos[i])
+            prefetch_near(keys, ppos[i], comp, comp_size)
 
 
 cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64_t* out,
@@ -417,7 +421,8 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     cdef bint direct = st.stages == 2 and (st.root_kind == M_RADIX or st.root_kind == M_LINEAR)
     cdef bint radix = st.root_kind == M_RADIX
     cdef bint prefetch_in_routing = not (direct and not radix)     # all but a two-stage linear root
-    cdef int64_t npf
+    cdef int64_t npf, comp_size = st.comp_size
+    cdef const char* comp = st.comp
     cdef int64_t leaf[GROUP]
     cdef int64_t lo_buf[2 * GROUP]
     cdef int64_t hi_buf[2 * GROUP]
@@ -453,15 +458,15 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
                 leaf[i] = route(st, to_double(xs[g0 + i]))
                 LIDX_PREFETCH(<const char*>st.leaves + leaf[i] * <int64_t>sizeof(LeafU))
                 if i < npf:
-                    prefetch_near(st, keys, ppos[i])
+                    prefetch_near(keys, ppos[i], comp, comp_size)
         for i in range(gn, pgn):           # (the last round routes fewer queries, or none)
-            prefetch_near(st, keys, ppos[i])
+            prefetch_near(keys, ppos[i], comp, comp_size)
         npf = pgn - npf                    # ... and here, one per window
         n_hyb = 0
         hyb_longest = 0
         for i in range(gn):
             if i < npf:
-                prefetch_near(st, keys, ppos[i])
+                prefetch_near(keys, ppos[i], comp, comp_size)
             q = leaf_window(st, xs[g0 + i], leaf[i], &a, &b, &row)
             if q < 0:                      # a hybrid leaf: its separators are searched below
                 hyb_query[n_hyb] = i
