@@ -371,8 +371,10 @@ cdef inline void route_group(const State* st, const key_t* xs, int64_t gn, int64
     ``route()`` with the state's scalars in registers: the general ``route`` re-reads
     them through ``st`` after every store and dispatches on the root's kind per query
     (up to 11% slower at 1M keys).  ``radix`` is a constant at each call, so each call
-    compiles to a loop of its own (at 10M keys 3-4% faster than one loop testing the
-    root's shape per query; bench/RESULTS.md, "Fused search tail").
+    compiles to a loop of its own (radix roots at 10M keys 1-4% faster than one loop
+    testing the root's shape per query; the general ``route`` stays in a loop of the
+    caller's, where it measured 2-6% faster than in this function; bench/RESULTS.md,
+    "Fewer instructions per batch lookup").
     """
     cdef const double* p = st.root
     cdef const float* rtab = st.rtab
@@ -396,12 +398,10 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     With ``equal_only`` each answer becomes -1 unless the key there equals the target
     (``lookup``): that key's line was just searched, so the check costs no extra miss.
 
-    For the common shape (two stages, a radix or linear root) the routing loop is
-    unswitched on the root's kind and keeps the state's scalars in registers: the
-    general ``route`` re-reads them through ``st`` after every store and dispatches on the
-    kind per query (measured: up to 11% faster at 1M keys, unchanged at 10M where the
-    search's cache misses dominate; bench/RESULTS.md).  Queries routed to hybrid leaves
-    search their leaf's separators in a lock step of their own first.
+    For the common shape (two stages, a radix or linear root) a group is routed by
+    ``route_group``, a loop of its own per root kind with the state's scalars in
+    registers; other shapes call the general ``route`` per query.  Queries routed to
+    hybrid leaves search their leaf's separators in a lock step of their own first.
 
     The search starts at the predicted key's line (``search_near``).  The groups are
     software-pipelined: a group's predicted lines are prefetched one per query while the
@@ -413,7 +413,9 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     uniform, lognormal and GSHHG keys, 3 stages 0.946-0.955, cubic and spline roots
     0.953-0.976 (lognormal, GSHHG); linear and MLP roots and hybrid leaves 0.98-1.01
     (a linear root's prefetches in its routing loop came nearly back to back: 1.10).
-    bench/RESULTS.md, "Pipelined groups".
+    bench/RESULTS.md, "Pipelined groups"; prefetching them earlier (in the previous
+    group's search) or later (half in the window loop) measured 3-7% slower ("Fewer
+    instructions per batch lookup").
     """
     cdef const key_t* keys = <const key_t*>st.keys
     cdef int64_t n = st.n, fallbacks = 0, g0 = 0, gn, i, a, b, q
