@@ -63,22 +63,22 @@ them with hybrid leaves (:func:`calibrate`; 15-16 s), cached per process and in
 under the CPU model, core count, L2 and L3 sizes, kernel backend and calibration points.
 ``calibrate=False`` uses :data:`DEFAULT_COEFFICIENTS`, the medians of three calibrations
 on the development machine (AMD EPYC, 2 cores shared with other jobs, 512 KiB L2, 32 MiB
-L3, compiled kernels, kernel revision 7)::
+L3, compiled kernels, kernel revision 10)::
 
-    a = 21.2 ns, b = 0.98 ns/bit, bk = 0.07 ns/bit/doubling, bd = 1.87 ns/bit/doubling,
-    c = 1.62 ns/doubling, d = 2.16 ns/unit, e = 8.73 ns   (rms residual of a fit: 3.7-3.9 ns)
+    a = 18.3 ns, b = 1.08 ns/bit, bk = 0.09 ns/bit/doubling, bd = 1.96 ns/bit/doubling,
+    c = 2.71 ns/doubling, d = 2.22 ns/unit, e = 9.45 ns   (rms residual of a fit: 4.7 ns)
 
-The three runs ranged a 21.1-21.8, b 0.96-1.05, bk 0.03-0.12, bd 1.79-1.98.  So over 10M
-uint64 keys (80 MB) a window bit beyond the first line costs ~4.9 ns, one inside it
-~1 ns.  Checked against full builds timed on 10M lognormal keys (radix roots, 4,800 to
-27,153 leaves): estimates 0-2.4 ns above the measured 35-39 ns, in the same order.  On
-GSHHG's S2 cell ids they are 7-10 ns below the measured 61-74 ns (12-15%), still in the
-same order (hybrid leaves included): there the windows are heavy-tailed (up to 40 times
-the average), and a lock step of 64 searches takes as many steps as its widest, which
-the model does not see.  Before the points beyond L3, the line term and the hybrid
-points (calibration up to 2**22 keys, every window bit alike) the estimate for GSHHG's
-radix14 x 14,466 was 46 ns (measured 63), and hybrid leaves were ranked cheaper than
-they ran.
+The three runs ranged a 17.6-18.9, b 0.99-1.19, bk 0.09-0.10, bd 1.90-2.03.  So over 10M
+uint64 keys (80 MB) a window bit beyond the first line costs ~5.3 ns, one inside it
+~1.1 ns.  Checked against full builds timed with that kernel (``bench/tune_bench.py``,
+bench/RESULTS.md): 10M lognormal keys, radix14 x 38,935, est. 36 ns, measured 31; GSHHG's
+10.4M S2 cell ids, radix14 x 22,019 and radix16 x 30,743, est. 54 and 52, measured 52-56
+and 51.  With kernel revision 7 the GSHHG estimates were 12-15% low: there the windows are
+heavy-tailed (up to 40 times the average), and a lock step of 64 searches takes as many
+steps as its widest, which the model does not see.  Hybrid leaves are still
+underestimated where most lookups go through them: timezone keys (4.1M), radix14 x 8,192
+with hybrid max_error=64, est. 43 ns, measured 55 (the calibration's hybrid points are
+lognormal keys, where few leaves become hybrid).
 
 Estimates are for random present keys in one batch call; a scalar lookup adds the
 Python call overhead (about the same for every configuration) on top.
@@ -112,7 +112,7 @@ from .interface import compiled_module
 from .rmi import HYBRID_DTYPE, LEAF_BYTES, RMI
 
 #: Cost model coefficients fitted on the development machine (see the module docstring).
-DEFAULT_COEFFICIENTS = {"a": 21.24, "b": 0.98, "bk": 0.07, "bd": 1.87, "c": 1.62, "d": 2.16, "e": 8.73}
+DEFAULT_COEFFICIENTS = {"a": 18.27, "b": 1.08, "bk": 0.09, "bd": 1.96, "c": 2.71, "d": 2.22, "e": 9.45}
 
 #: The coefficient names in the order of :meth:`CostModel.features`.
 COEFFICIENT_NAMES = ("a", "b", "bk", "bd", "c", "d", "e")
