@@ -329,7 +329,7 @@ cdef inline int64_t lower_bound_one(const State* st, key_t x, int64_t* fallbacks
     b = hi
     if a < b:
         q = clamp_to(q, a, b - 1)
-        prefetch_companion(st, q)          # the value of the predicted key, while the keys are searched
+        prefetch_companion(st.comp, st.comp_size, q)   # the value of the predicted key, while the keys are searched
         near_step(keys, q, x, &a, &b)
     return verify(keys, st.n, x, lower_bound(keys, x, a, b), lo, hi, fallbacks)
 
@@ -347,19 +347,18 @@ cdef inline void take_window(const State* st, int64_t a, int64_t b, int64_t q,
     pos[0] = clamp_to(q, a, b - 1)         # the predicted key, inside the window
 
 
-cdef inline void prefetch_companion(const State* st, int64_t q) noexcept nogil:
-    """Prefetch the companion record of key ``q`` (the value a caller reads next), if any."""
-    if st.comp_size:
-        LIDX_PREFETCH(st.comp + q * st.comp_size)
+cdef inline void prefetch_companion(const char* comp, int64_t comp_size, int64_t q) noexcept nogil:
+    """Prefetch the companion record of key ``q`` (the value a caller reads next), if any
+    (``comp``, ``comp_size``: the state's, passed in registers since the batch loops'
+    stores would make the compiler re-read them through the state)."""
+    if comp_size:
+        LIDX_PREFETCH(comp + q * comp_size)
 
 
 cdef inline void prefetch_near(const key_t* keys, int64_t q, const char* comp, int64_t comp_size) noexcept nogil:
-    """Prefetch the line of a batch query's predicted key ``q`` and its companion record
-    (``comp``, ``comp_size``: the state's, passed in registers since the batch loops'
-    stores would make the compiler re-read them through the state)."""
+    """Prefetch the line of a batch query's predicted key ``q`` and its companion record."""
     LIDX_PREFETCH(keys + q)
-    if comp_size:
-        LIDX_PREFETCH(comp + q * comp_size)
+    prefetch_companion(comp, comp_size, q)
 
 
 cdef inline void route_group(const State* st, const key_t* xs, int64_t gn, int64_t* leaf, const key_t* keys,
@@ -423,8 +422,9 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
     cdef bint direct = st.stages == 2 and (st.root_kind == M_RADIX or st.root_kind == M_LINEAR)
     cdef bint radix = st.root_kind == M_RADIX
     cdef bint prefetch_in_routing = not (direct and not radix)     # all but a two-stage linear root
-    cdef int64_t npf, comp_size = st.comp_size
+    cdef int64_t npf_route, npf_window, comp_size = st.comp_size
     cdef const char* comp = st.comp
+    cdef const char* leaves = <const char*>st.leaves
     cdef int64_t leaf[GROUP]
     cdef int64_t lo_buf[2 * GROUP]
     cdef int64_t hi_buf[2 * GROUP]
@@ -450,24 +450,24 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
         return 0
     while True:
         gn = (m - g0 if m - g0 < GROUP else GROUP) if g0 < m else 0
-        npf = pgn if prefetch_in_routing else 0       # the previous group's predicted lines fetched here
+        npf_route = pgn if prefetch_in_routing else 0     # the previous group's predicted lines fetched
+        npf_window = pgn - npf_route                       # while routing, or one per window
         if radix and direct:               # (each call compiles to a loop of its own)
-            route_group(st, xs + g0, gn, leaf, keys, ppos, npf, True)
+            route_group(st, xs + g0, gn, leaf, keys, ppos, npf_route, True)
         elif direct:
-            route_group(st, xs + g0, gn, leaf, keys, ppos, npf, False)
+            route_group(st, xs + g0, gn, leaf, keys, ppos, npf_route, False)
         else:
             for i in range(gn):
                 leaf[i] = route(st, to_double(xs[g0 + i]))
-                LIDX_PREFETCH(<const char*>st.leaves + leaf[i] * <int64_t>sizeof(LeafU))
-                if i < npf:
+                LIDX_PREFETCH(leaves + leaf[i] * <int64_t>sizeof(LeafU))
+                if i < npf_route:
                     prefetch_near(keys, ppos[i], comp, comp_size)
         for i in range(gn, pgn):           # (the last round routes fewer queries, or none)
             prefetch_near(keys, ppos[i], comp, comp_size)
-        npf = pgn - npf                    # ... and here, one per window
         n_hyb = 0
         hyb_longest = 0
         for i in range(gn):
-            if i < npf:
+            if i < npf_window:
                 prefetch_near(keys, ppos[i], comp, comp_size)
             q = leaf_window(st, xs[g0 + i], leaf[i], &a, &b, &row)
             if q < 0:                      # a hybrid leaf: its separators are searched below
