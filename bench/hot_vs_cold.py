@@ -1,8 +1,9 @@
 """How much of a batch lookup is memory: the same index timed on cold and on hot queries.
 
 For each dataset and index, two query arrays of the same length: **cold**, ``--queries``
-present keys drawn at random from all keys (as ``learnedidx bench`` draws them), and
-**hot**, the same number drawn from only ``--hot`` distinct keys (default 2,000), so that
+present keys drawn at random from all keys (``bench.workloads``, as ``learnedidx bench``
+draws them), and **hot**, the same number cycling through ``--hot`` keys drawn with the
+next seed (default 2,000), so that
 after the first pass every line those lookups read (model, windows, B-tree nodes and
 pages) sits in the caches.  The hot time is the lookup's instructions and cache-resident
 reads; cold minus hot is what the key array's (and the model's) misses add.  A shared
@@ -11,7 +12,7 @@ machine's memory load moves the cold time, not the hot one.
 Method: every index is built once; the rows alternate (each repeat times every index on
 both arrays before the next repeat), every answer is checked against
 ``numpy.searchsorted``, and a row's figure is the median of ``--repeats`` runs of one
-batch call.
+batch call (``bench.timing``).
 
 Run: ``python -m learnedidx.bench.hot_vs_cold [--dataset gshhg_s2 ...] [--index SPEC ...]
 [--queries 1000000] [--hot 2000] [--repeats 7]``
@@ -20,12 +21,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
 
-from . import datasets
+from . import datasets, workloads
 from .runner import _check, build_index
+from .timing import summary_ns, time_runs
 
 DEFAULT_INDEXES = ("RMI:root_params.bits=14,leaves=22019", "BTree:node_bytes=64,page_keys=16")
 
@@ -39,20 +40,19 @@ def measure(keys: np.ndarray, specs, queries: int = 1_000_000, hot: int = 2_000,
     >>> sorted(rows[0])
     ['cold_ns', 'hot_ns', 'index']
     """
-    rng = np.random.default_rng(seed)
-    arrays = {"cold": keys[rng.integers(0, keys.size, queries)],
-              "hot": np.resize(keys[rng.integers(0, keys.size, min(hot, queries))], queries)}
-    expected = {k: np.searchsorted(keys, q) for k, q in arrays.items()}
+    cold = workloads.make(keys, "present", queries, seed)
+    few = workloads.make(keys, "present", min(hot, queries), seed + 1)
+    arrays = {"cold": cold.queries, "hot": np.resize(few.queries, queries)}
+    expected = {"cold": cold.expected, "hot": np.resize(few.expected, queries)}
     built = [build_index(spec, keys)[:2] for spec in specs]
     times = {(name, k): [] for name, _ in built for k in arrays}
     for _ in range(repeats):
         for name, idx in built:
             for k, q in arrays.items():
-                t0 = time.perf_counter()
-                got = idx.searchsorted(q)
-                times[name, k].append(time.perf_counter() - t0)
+                t, got = time_runs(lambda: idx.searchsorted(q), 1)
+                times[name, k] += t
                 _check(name, got, expected[k])
-    return [{"index": name, **{f"{k}_ns": float(np.median(times[name, k])) * 1e9 / queries for k in arrays}}
+    return [{"index": name, **{f"{k}_ns": summary_ns(times[name, k], queries)["median"] for k in arrays}}
             for name, _ in built]
 
 
