@@ -77,9 +77,11 @@ GSHHG's 10.4M S2 cell ids, radix14 x 22,019 and radix16 x 30,743, est. 56 and 53
 With kernel revision 7 the GSHHG estimates were 12-15% low: there the windows are
 heavy-tailed (up to 40 times the average), and a lock step of 64 searches takes as many
 steps as its widest, which the model does not see.  Hybrid leaves are still
-underestimated where most lookups go through them: timezone keys (4.1M), radix14 x 8,192
-with hybrid max_error=64, est. 44 ns, measured 55 (the calibration's hybrid points are
-lognormal keys, where few leaves become hybrid).
+underestimated on clustered keys: timezone keys (4.1M), radix14 x 8,192 with hybrid
+max_error=64, est. 44 ns, measured 55.  The calibration's hybrid points send 77-96% of
+their lookups through hybrid leaves too, but on lognormal keys, whose leaves hold
+similar numbers of separators; on the timezone keys a lock step's longest separator
+search takes 2.4 more halvings than the average one (6.7 vs 4.4 bits).
 
 Estimates are for random present keys in one batch call; a scalar lookup adds the
 Python call overhead (about the same for every configuration) on top.
