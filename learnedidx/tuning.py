@@ -624,9 +624,10 @@ def _leaf_grid(n: int, step: int) -> list:
 
 
 def _most_leaves(root: str, params: dict, stages: int, budget: float, n: int) -> int | None:
-    """The most leaves (at most ``n`` and ``2**MAX_LEAF_BITS``) whose tables fit ``budget``
-    with this root, or None when even ``2**MIN_LEAF_BITS`` do not, ``n`` is smaller than
-    that, or there is no budget.
+    """The most leaves (at least 1, at most ``n`` and ``2**MAX_LEAF_BITS``) whose tables fit
+    ``budget`` with this root, or None when even one leaf does not or there is no budget.
+    Below ``2**MIN_LEAF_BITS`` leaves it is the only count tried, so a small budget still
+    gets the best configuration that fits it.
 
     The leaf counts of the grid are powers of two, so under a budget the best fitting
     one may leave up to half of it unused: on 10M lognormal keys a 14-bit radix root
@@ -635,8 +636,10 @@ def _most_leaves(root: str, params: dict, stages: int, budget: float, n: int) ->
 
     >>> _most_leaves("radix", {"bits": 8}, 2, 1028 + LEAF_BYTES * 100, 10**6)
     100
+    >>> _most_leaves("linear", {}, 2, 16 + LEAF_BYTES * 3, 10**6)
+    3
     """
-    lo, hi = 1 << MIN_LEAF_BITS, min(n, 1 << MAX_LEAF_BITS)
+    lo, hi = 1, max(1, min(n, 1 << MAX_LEAF_BITS))
     if not math.isfinite(budget) or hi < lo or _table_bytes(_config(root, params, lo, stages)) > budget:
         return None
     while lo < hi:                          # the tables grow with the leaf count
@@ -649,8 +652,9 @@ def _most_leaves(root: str, params: dict, stages: int, budget: float, n: int) ->
 
 
 def _check_args(max_bytes, target, slack):
-    if max_bytes is not None and (not isinstance(max_bytes, (int, np.integer)) or isinstance(max_bytes, bool)
-                                  or max_bytes < 1):
+    if max_bytes is not None and (not isinstance(max_bytes, (int, np.integer)) or isinstance(max_bytes, bool)):
+        raise TypeError(f"max_bytes must be a positive int (model bytes) or None, got {max_bytes!r}")
+    if max_bytes is not None and max_bytes < 1:
         raise ValueError(f"max_bytes must be a positive int (model bytes) or None, got {max_bytes!r}")
     if target not in _TARGETS:
         raise ValueError(f"target must be one of {', '.join(_TARGETS)}, got {target!r}")
@@ -730,9 +734,9 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
                 if (st == 2 or L >= 1 << 8) and fits(cfg):
                     grid.append(cfg)
     if not grid:
-        smallest = min(LEAF_BYTES * L for L in _leaf_grid(n, 1))
-        raise ValueError(f"max_bytes={max_bytes:,} is below the smallest configuration's tables "
-                         f"({smallest:,} bytes plus the root); raise max_bytes")
+        smallest = min(_table_bytes(_config(root, params, 1, 2)) for root, params in base_roots)
+        raise ValueError(f"max_bytes={max_bytes:,} is below the smallest configuration (one leaf and "
+                         f"the smallest root: {smallest:,} bytes); raise max_bytes")
     coarse = []
     for cfg in grid:
         coarse += est.candidates(cfg, sample, max_errors)

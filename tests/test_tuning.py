@@ -110,13 +110,13 @@ def test_most_leaves_fill_the_budget(root, params, stages, budget):
     if not math.isfinite(budget):
         assert L is None
         return
-    if table(1 << tuning.MIN_LEAF_BITS) > budget:
+    if table(1) > budget:
         assert L is None
         return
-    assert L >= 1 << tuning.MIN_LEAF_BITS and table(L) <= budget
+    assert L >= 1 and table(L) <= budget                 # below the grid's least count too
     assert L == 1 << tuning.MAX_LEAF_BITS or table(L + 1) > budget
-    assert tuning._most_leaves(root, params, stages, budget, 100) == 100 or table(100) > budget
-    assert tuning._most_leaves(root, params, stages, budget, 63) is None      # fewer keys than the grid's least
+    assert tuning._most_leaves(root, params, stages, budget, 100) == min(100, L)
+    assert tuning._most_leaves(root, params, stages, budget, 63) == min(63, L)    # fewer keys than the grid's least
 
 
 @pytest.mark.parametrize("root, params, stages", [("linear", {}, 2), ("spline", {"knots": 32}, 2),
@@ -145,12 +145,27 @@ def test_budget_filling_leaf_counts_are_explored():
 
 def test_budget_below_every_configuration():
     with pytest.raises(ValueError, match="raise max_bytes"):
-        tune(lognormal_keys(5_000), max_bytes=100, calibrate=False, roots=ROOTS)
+        tune(lognormal_keys(5_000), max_bytes=30, calibrate=False, roots=ROOTS)
+
+
+@pytest.mark.parametrize("budget", [40, 100, 1_000])
+def test_budget_below_the_leaf_grid(budget):
+    # fewer bytes than 2**MIN_LEAF_BITS leaves: the most leaves that fit, not an error
+    keys = lognormal_keys(20_000)
+    r = tune(keys, max_bytes=budget, calibrate=False, roots=[("linear", {}), ("radix", {"bits": 8})])
+    idx = RMI(keys, **r.best)
+    assert idx.nbytes <= budget
+    assert r.best["leaves"] < 1 << tuning.MIN_LEAF_BITS
+    assert any(c.config["leaves"] == (budget - 16) // LEAF_BYTES for c in r.candidates)  # linear root: 16 bytes
+    assert all(c.nbytes <= budget for c in r.front)
+    assert np.array_equal(idx.searchsorted(keys[::7]), np.searchsorted(keys, keys[::7]))
 
 
 @pytest.mark.parametrize("bad, exc, match", [
     ({"max_bytes": 0}, ValueError, "max_bytes must be a positive int"),
-    ({"max_bytes": 1.5e6}, ValueError, "max_bytes must be a positive int"),
+    ({"max_bytes": 1.5e6}, TypeError, "max_bytes must be a positive int"),
+    ({"max_bytes": "1MB"}, TypeError, "max_bytes must be a positive int"),
+    ({"max_bytes": True}, TypeError, "max_bytes must be a positive int"),
     ({"target": "fast"}, ValueError, "target must be one of latency, size"),
     ({"slack": -1}, ValueError, "slack"),
     ({"calibrate": "yes"}, TypeError, "calibrate must be True, False or a CostModel"),
@@ -345,7 +360,7 @@ def test_cli_tune_prints_front_plots_and_saves(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize("argv, match", [
     (["tune", "lognormal", "--max-bytes", "0"], "--max-bytes must be at least 1"),
     (["tune", "no_such_dataset"], "unknown dataset"),
-    (["tune", "lognormal", "--n", "2000", "--max-bytes", "50", "--no-calibrate"], "raise max_bytes"),
+    (["tune", "lognormal", "--n", "2000", "--max-bytes", "30", "--no-calibrate"], "raise max_bytes"),
 ])
 def test_cli_tune_user_errors(argv, match, capsys):
     from learnedidx import cli
