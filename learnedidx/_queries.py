@@ -1,7 +1,8 @@
 """Exact reduction of any numeric query to a lower-bound target in the key dtype.
 
 Every index answers ``searchsorted(keys, q, side)`` for queries of any numeric type:
-Python ints of any size, floats, numpy scalars and arrays of another dtype.  Comparing
+Python ints of any size, floats, ``Fraction`` and ``Decimal``, numpy scalars and arrays
+of another dtype.  Comparing
 them with the keys by casting (numpy casts a uint64 array and a Python int to float64)
 rounds and can answer wrongly.  Instead each query is reduced here, exactly, to one of:
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import math
 import numbers
 import sys
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
@@ -54,6 +56,36 @@ def _ceil_float(x: float, dtype: np.dtype) -> float:
     if f < x:
         f = _next_up(f, dtype)
     return f
+
+
+#: A Decimal whose adjusted exponent is beyond this (either way) is replaced by a proxy:
+#: converting ``Decimal("1e1000000")`` exactly would build a million-digit integer.
+_DECIMAL_FAR = 400
+
+
+def from_decimal(d: Decimal):
+    """``d`` as the Python number equal to it: an int, a ``Fraction``, or a float (inf, NaN).
+
+    Magnitudes beyond ``10**400`` become ``+-10**401`` and those below ``10**-400``
+    (not zero) ``+-1/10**401``: every int and float that a key dtype holds compares
+    with the proxy as with ``d``, so searches stay exact.
+
+    >>> from_decimal(Decimal("2.000")), from_decimal(Decimal("0.5")), from_decimal(Decimal("-inf"))
+    (2, Fraction(1, 2), -inf)
+    """
+    if d.is_nan():
+        return math.nan
+    if d.is_infinite():
+        return float(d)
+    if d.is_zero():
+        return 0
+    sign = -1 if d.is_signed() else 1
+    if d.adjusted() > _DECIMAL_FAR:
+        return sign * 10 ** (_DECIMAL_FAR + 1)
+    if d.adjusted() < -_DECIMAL_FAR:
+        return Fraction(sign, 10 ** (_DECIMAL_FAR + 1))
+    fr = Fraction(d)
+    return fr.numerator if fr.denominator == 1 else fr
 
 
 def _exact_rational(q):
@@ -103,6 +135,8 @@ def scalar_target(dtype: np.dtype, q, right: bool):
     """
     if isinstance(q, (bool, np.bool_)):
         q = int(q)
+    elif isinstance(q, Decimal):
+        q = from_decimal(q)
     fr = _exact_rational(q)
     if fr is not None:
         return _rational_target(dtype, fr, right)

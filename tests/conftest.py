@@ -19,6 +19,7 @@ import bisect
 import importlib.util
 import math
 import os
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
@@ -305,6 +306,8 @@ def exact_value(q):
     """A Python number whose comparisons with Python ints/floats are exact."""
     if isinstance(q, (bool, np.bool_)):
         return int(q)
+    if isinstance(q, Decimal):
+        return math.nan if q.is_nan() else q          # Python compares Decimals exactly; NaN would trap
     if isinstance(q, np.integer):
         return int(q)
     if isinstance(q, np.floating):

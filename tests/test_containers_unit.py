@@ -2,6 +2,7 @@
 import copy
 import pickle
 import random
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
@@ -369,6 +370,46 @@ def test_fractions_are_kept_exactly_or_refused():
     assert list(il) == [0, 2 ** 60 + 1] and il.dtype == np.int64
 
 
+def test_decimals_are_kept_exactly_or_refused():
+    """Decimal keys join as the int or float equal to them, or are refused like Fractions;
+    Decimal queries compare exactly (``Decimal("0.1") != 0.1``) in every container."""
+    sl = SortedList([Decimal(3), Decimal("1.5"), 2])
+    assert list(sl) == [1.5, 2.0, 3.0] and sl.dtype == np.float64
+    assert SortedList([Decimal("2.000"), Decimal(2 ** 63)]).dtype == np.uint64
+    sl.update([Decimal("0.25")])
+    assert sl.bisect_left(Decimal("2.5")) == 3 and Decimal("0.25") in sl and Decimal("0.1") not in sl
+    for bad, match in ((lambda: sl.add(Decimal("0.1")), "Decimal\\('0.1'\\).*round it"),
+                       (lambda: SortedList([Decimal("0.1")]), "Decimal\\('0.1'\\)"),
+                       (lambda: SortedList([Decimal("NaN")]), "NaN"),
+                       (lambda: SortedList([Decimal("1E+500")]), "Decimal\\('1E\\+500'\\)"),
+                       (lambda: SortedList([1]).add(Decimal("1E-1000000")), "Decimal"),
+                       (lambda: SortedList([1], dtype=np.int64).add(Decimal("1.5")), "Decimal\\('1.5'\\)")):
+        with pytest.raises(ValueError, match=match):
+            bad()
+    s, d = SortedSet([1, 2]), SortedDict({2: "b", 0.5: "h"})
+    assert Decimal(2) in s and s.count(Decimal("2.0")) == 1 and Decimal("2.5") not in s
+    assert d[Decimal(2)] == "b" and d.get(Decimal("0.5")) == "h" and Decimal("0.1") not in d
+    assert list(SortedList([0.1, 0.2]).irange(Decimal("0.1"), Decimal("0.2"))) == [0.1]   # 0.2 > Decimal("0.2")
+
+
+def test_complex_members_with_no_imaginary_part():
+    """A set or dict finds ``1 + 0j`` where 1 is (they are equal), as hash tables do; a
+    list, which orders its values, refuses complex numbers like sortedcontainers."""
+    s, d = SortedSet([1, 2]), SortedDict({1: "a", 2.5: "b"})
+    assert 1 + 0j in s and 1j not in s and s.count(2 + 0j) == 1
+    assert 2.5 + 0j in d and d[2.5 + 0j] == "b" and d.get(1 + 0j) == "a" and d.get(1j, "-") == "-"
+    s.discard(1 + 0j)
+    s.remove(2 + 0j)
+    assert not s
+    assert d.pop(1 + 0j) == "a" and list(d) == [2.5]
+    with pytest.raises(KeyError):
+        s.remove(3 + 0j)
+    with pytest.raises(TypeError):
+        SortedList([1]).bisect_left(1 + 0j)
+    with pytest.raises(TypeError, match="unhashable"):
+        [1] in SortedSet([1])
+
+
 #: Keys of which every mix has an exact common dtype: ints within float64's exact range,
 #: any finite or infinite float, and multiples of 2**11 in [2**63, 2**64) (exact as
 #: float64, and uint64 when no negative key joins them).
@@ -502,3 +543,11 @@ def test_set_comparisons_are_exact_across_dtypes():
     assert SortedSet([2 ** 53 + 1]) != SortedSet([float(2 ** 53)])
     assert SortedSet([1, 2]) == SortedSet([1.0, 2.0]) and SortedSet([1]) <= SortedSet([1.0, 2.5])
     assert not SortedSet([2 ** 63 + 1]) <= SortedSet([2.0 ** 63, 1.5])
+
+
+def test_view_classes_are_exported_like_sortedcontainers():
+    import learnedidx
+    d = SortedDict({1: "a"})
+    assert isinstance(d.keys(), learnedidx.SortedKeysView)
+    assert isinstance(d.items(), learnedidx.SortedItemsView)
+    assert isinstance(d.values(), learnedidx.SortedValuesView)

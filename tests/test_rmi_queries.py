@@ -2,11 +2,12 @@
 
 numpy's own mixed-type comparisons round (a uint64 array against a Python int compares
 in float64), so the oracle here is exact Python arithmetic (``exact_searchsorted``):
-Python int / float / Fraction comparisons are exact; NaN answers ``len(keys)``.
+Python int / float / Fraction / Decimal comparisons are exact; NaN answers ``len(keys)``.
 """
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -260,6 +261,33 @@ def test_foreign_queries_hypothesis(backend, dtype, data):
     key_list = keys.tolist()
     qs = data.draw(st.lists(foreign_query(dtype), max_size=25), label="queries")
     qs += data.draw(st.lists(st.sampled_from(key_relative_foreign(keys, 30) or [0]), max_size=10), label="near")
+    check_queries(idx, key_list, qs)
+
+
+def _decimals_near(key_list: list, count: int) -> list:
+    """Decimals equal to some keys and just beside them (exact, no float rounding)."""
+    out = []
+    for k in key_list[:: max(1, len(key_list) // count)]:
+        if math.isfinite(k):
+            d = Decimal(k)                              # exact for every int and float
+            out += [d, d + Decimal("1e-30"), d - Decimal("1e-30"), d.next_plus(), d.next_minus()]
+    return out
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
+@given(data=st.data())
+def test_decimal_queries_hypothesis(backend, dtype, data):
+    """Decimal queries compare exactly, as Python compares them with ints and floats
+    (``Decimal("0.1") < 0.1``), NaN answers ``len(keys)``, and magnitudes far beyond
+    every key (``1E+1000000``) answer without building huge integers."""
+    keys = data.draw(sorted_keys(dtype, max_size=150), label="keys")
+    idx = RMI(keys, leaves=data.draw(st.sampled_from([1, 3, 64]), label="leaves"), backend=backend)
+    key_list = keys.tolist()
+    qs = data.draw(st.lists(st.decimals(allow_nan=True, allow_infinity=True), max_size=20), label="queries")
+    qs += [Decimal("0.1"), Decimal("-0"), Decimal("sNaN"), Decimal("1E+1000000"), Decimal("-1E+1000000"),
+           Decimal("1E-1000000"), Decimal("-1E-1000000"), Decimal(2 ** 64), Decimal(-(2 ** 63)) - 1]
+    qs += data.draw(st.lists(st.sampled_from(_decimals_near(key_list, 30) or [Decimal(0)]), max_size=10),
+                    label="near")
     check_queries(idx, key_list, qs)
 
 

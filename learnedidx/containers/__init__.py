@@ -9,8 +9,8 @@ small sorted buffer and tombstones merged back in amortised ``O(1)`` (see
 >>> SortedList([3, 1, 2]).bisect_left(2)
 1
 """
-from .sorteddict import SortedDict
+from .sorteddict import SortedDict, SortedItemsView, SortedKeysView, SortedValuesView
 from .sortedlist import SortedList
 from .sortedset import SortedSet
 
-__all__ = ["SortedDict", "SortedList", "SortedSet"]
+__all__ = ["SortedDict", "SortedList", "SortedSet", "SortedKeysView", "SortedItemsView", "SortedValuesView"]

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import math
 import numbers
+from decimal import Decimal
 
 import numpy as np
 
+from .._queries import from_decimal
 from .._validate import check_dtype
 
 
@@ -44,8 +46,18 @@ def _float_exact(x) -> bool:
 
 
 def _integral(x) -> bool:
-    """Whether ``x`` is an integer type's value or an integral Fraction (not a float)."""
+    """Whether ``x`` is an integer type's value or an integral Fraction or Decimal (not a float)."""
+    if isinstance(x, Decimal):
+        return x.is_finite() and x.adjusted() <= 310 and x == x.to_integral_value()
     return isinstance(x, numbers.Integral) or isinstance(x, numbers.Rational) and x.denominator == 1
+
+
+def _decimal_key(d: Decimal):
+    """A ``Decimal`` key as the int, ``Fraction`` or float equal to it (``key_of`` then
+    keeps it only if the dtype holds it exactly), or raise for one far beyond every dtype."""
+    if d.is_finite() and not d.is_zero() and not -330 <= d.adjusted() <= 310:   # floats: 4.9e-324 to 1.8e308
+        raise ValueError(f"key {d!r} is not exactly representable in any supported dtype; {ROUND_IT}")
+    return from_decimal(d)
 
 
 def infer_dtype(x) -> np.dtype:
@@ -57,6 +69,8 @@ def infer_dtype(x) -> np.dtype:
     >>> infer_dtype(5), infer_dtype(2**63), infer_dtype(0.5), infer_dtype(np.float32(1))
     (dtype('int64'), dtype('uint64'), dtype('float64'), dtype('float32'))
     """
+    if isinstance(x, Decimal):
+        x = _decimal_key(x)
     if isinstance(x, np.generic):
         dt = x.dtype
         if dt.kind in "iub" and dt.itemsize < 4 or dt.kind == "b":
@@ -85,8 +99,18 @@ def key_of(dtype: np.dtype, x):
     """``x`` as a Python int (integer dtypes) or float (float dtypes), exactly, or raise.
 
     Runtime complexity: ``O(1)``.
+
+    >>> from decimal import Decimal
+    >>> key_of(np.dtype("int64"), Decimal("7.00")), key_of(np.dtype("float64"), Decimal("0.5"))
+    (7, 0.5)
     """
     t = type(x)
+    if t is Decimal:
+        v = _decimal_key(x)
+        try:
+            return key_of(dtype, v)
+        except ValueError as e:                       # name the key as the caller wrote it
+            raise ValueError(str(e).replace(repr(v), repr(x), 1)) from None
     if dtype.kind in "iu":
         if t is int:
             v = x
@@ -222,7 +246,7 @@ def _infer_sequence(seq) -> np.ndarray:
         return arr
     # object or strings: find the offending element
     for x in seq:
-        if not isinstance(x, numbers.Real):
+        if not isinstance(x, (numbers.Real, Decimal)):
             raise TypeError(f"key {x!r} is not a number; containers hold int or float keys")
     return _exact_floats(seq)
 

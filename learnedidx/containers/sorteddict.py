@@ -28,7 +28,7 @@ import numpy as np
 from .._queries import as_query_array
 from ._keys import keys_array, value_of, values_array
 from ._store import Store
-from .sortedlist import _not_a_member, _private, _reject_key, _restore, _SortedBase
+from .sortedlist import _equal_real, _private, _reject_key, _restore, _SortedBase
 
 
 class _NotGiven:
@@ -185,7 +185,9 @@ class SortedDict(_SortedBase, MutableMapping):
                 if loc is not None:
                     return self._vlists[loc[0]][loc[1]]
         except TypeError:
-            _not_a_member(key)
+            real = _equal_real(key)
+            if real is not None:
+                return self[real]
         raise KeyError(key)
 
     def __setitem__(self, key, value):
@@ -229,7 +231,9 @@ class SortedDict(_SortedBase, MutableMapping):
                 if p >= 0 and (not self._ndead or not self._dead[p]):
                     return True, p
         except TypeError:
-            _not_a_member(key)
+            real = _equal_real(key)
+            if real is not None:
+                return self._find(real)
         return None
 
     def __delitem__(self, key):
@@ -252,8 +256,8 @@ class SortedDict(_SortedBase, MutableMapping):
         try:
             return _SortedBase.__contains__(self, key)
         except TypeError:
-            _not_a_member(key)
-            return False
+            real = _equal_real(key)
+        return real is not None and real in self
 
     def get(self, key, default=None):
         """The value of ``key``, or ``default``.

@@ -12,6 +12,7 @@ SortedList([1, 3, 3, 5])
 """
 from __future__ import annotations
 
+import numbers
 import operator
 from collections.abc import MutableSequence, Sequence
 
@@ -40,15 +41,18 @@ def _private(arr: np.ndarray, source) -> np.ndarray:
     return arr
 
 
-def _not_a_member(value) -> None:
-    """Answer a non-number lookup in a set or dict the way a hash table does.
+def _equal_real(value):
+    """Answer a lookup that the keys' ordering cannot, in a set or dict, as a hash table does.
 
-    A non-number is never a member, but sortedcontainers' SortedSet and SortedDict look
-    values up in a ``set`` / ``dict`` first, which raises ``TypeError`` for an unhashable
-    one (``[1] in s``, ``d[[1]]``); raising it here keeps that misuse failing the same way.
+    sortedcontainers' SortedSet and SortedDict look values up in a ``set`` / ``dict``
+    first, which finds any value *equal* to a member, orderable or not, and raises
+    ``TypeError`` for an unhashable one.  So: a complex number with no imaginary part is
+    its real part (``1 + 0j == 1``; the caller looks that up), anything else that got
+    here (a string, ``1j``) is never a member (None), and an unhashable value raises.
 
-    >>> _not_a_member("a")
-    >>> _not_a_member([1])
+    >>> _equal_real(2 + 0j), _equal_real("a"), _equal_real(1j)
+    (2.0, None, None)
+    >>> _equal_real([1])
     Traceback (most recent call last):
     ...
     TypeError: unhashable type: 'list'
@@ -57,6 +61,9 @@ def _not_a_member(value) -> None:
         hash(value)
     except TypeError:
         raise TypeError(f"unhashable type: {type(value).__name__!r}") from None
+    if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real) and value.imag == 0:
+        return value.real
+    return None
 
 
 def _reject_key(key):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._keys import common_key_dtype, key_of, keys_array
 from ._store import Store
-from .sortedlist import SortedList, _not_a_member, _reject_key, _restore, _SortedBase
+from .sortedlist import SortedList, _equal_real, _reject_key, _restore, _SortedBase
 
 
 class SortedSet(_SortedBase, MutableSet, Sequence):
@@ -69,8 +69,8 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
         try:
             return _SortedBase.__contains__(self, value)
         except TypeError:
-            _not_a_member(value)
-            return False
+            real = _equal_real(value)
+        return real is not None and real in self
 
     def clear(self):
         """Remove all values.
@@ -94,7 +94,9 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
         try:
             self._discard(value)
         except TypeError:
-            _not_a_member(value)
+            real = _equal_real(value)
+            if real is not None:
+                self._discard(real)
 
     def remove(self, value):
         """Remove ``value``; ``KeyError`` if it is not a member.
@@ -107,8 +109,8 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
         try:
             found = self._discard(value)
         except TypeError:
-            _not_a_member(value)
-            found = False
+            real = _equal_real(value)
+            found = real is not None and self._discard(real)
         if not found:
             raise KeyError(value)
 
