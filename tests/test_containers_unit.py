@@ -551,3 +551,17 @@ def test_view_classes_are_exported_like_sortedcontainers():
     assert isinstance(d.keys(), learnedidx.SortedKeysView)
     assert isinstance(d.items(), learnedidx.SortedItemsView)
     assert isinstance(d.values(), learnedidx.SortedValuesView)
+
+
+def test_signed_zeros_first_key_kept_last_value():
+    """Of equal keys (0.0 and -0.0) a set or dict keeps the first, a dict the last value,
+    whether built in bulk or updated, as Python's set and dict do."""
+    assert repr(SortedSet([0.0, -0.0])) == "SortedSet([0.0])"
+    assert repr(SortedSet([-0.0, 0.0])) == "SortedSet([-0.0])"
+    d = SortedDict([(-0.0, "a"), (0.0, "b")])
+    assert repr(d) == "SortedDict({-0.0: 'b'})"
+    s = SortedSet([0.0])
+    s.update([-0.0, 1.0] * 40)                          # the bulk path
+    assert repr(s) == "SortedSet([0.0, 1.0])"
+    d.update({0.0: "c", **{float(i): i for i in range(1, 100)}})
+    assert repr(d.peekitem(0)) == "(-0.0, 'c')"

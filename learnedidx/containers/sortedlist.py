@@ -105,20 +105,31 @@ class _SortedBase(Store):
 
     @classmethod
     def _prepare(cls, keys: np.ndarray, vals):
-        """Sort (and for unique containers deduplicate) key/value arrays."""
+        """Sort (and for unique containers deduplicate) key/value arrays.
+
+        Of equal keys a set or dict keeps the first and a dict the last value, as
+        ``set`` and ``dict`` do; equal keys differ only as ``0.0`` and ``-0.0``, so
+        only float keys need the stable sort.
+
+        >>> from learnedidx import SortedDict
+        >>> k, v = SortedDict._prepare(np.array([0.0, 1.0, -0.0]), np.array(["a", "b", "c"]))
+        >>> k.tolist(), v.tolist()
+        ([0.0, 1.0], ['c', 'b'])
+        """
         if keys.size > 1 and np.any(keys[1:] < keys[:-1]):
             if vals is None:
-                keys = np.sort(keys)
+                keys = np.sort(keys, kind="stable" if cls._unique and keys.dtype.kind == "f" else None)
             else:
                 order = np.argsort(keys, kind="stable")
                 keys, vals = keys[order], vals[order]
         if cls._unique and keys.size > 1:
-            last = np.empty(keys.size, dtype=bool)     # keep the last of equal keys (dict semantics)
-            last[-1] = True
-            np.not_equal(keys[1:], keys[:-1], out=last[:-1])
-            if not last.all():
-                keys = keys[last]
-                vals = None if vals is None else vals[last]
+            first = np.empty(keys.size, dtype=bool)
+            first[0] = True
+            np.not_equal(keys[1:], keys[:-1], out=first[1:])
+            if not first.all():
+                if vals is not None:
+                    vals = vals[np.append(first[1:], True)]    # the last of each run of equal keys
+                keys = keys[first]
         return np.ascontiguousarray(keys), vals
 
     @classmethod
