@@ -565,3 +565,11 @@ def test_signed_zeros_first_key_kept_last_value():
     assert repr(s) == "SortedSet([0.0, 1.0])"
     d.update({0.0: "c", **{float(i): i for i in range(1, 100)}})
     assert repr(d.peekitem(0)) == "(-0.0, 'c')"
+
+
+@pytest.mark.parametrize("keys", [[(1, 2), (3, 4)], [(1, 2), 3], [[1], [2, 3]], [[1]]])
+def test_nested_sequences_are_type_errors(keys):
+    with pytest.raises(TypeError, match="not a number|flat sequence"):
+        SortedList(keys)
+    with pytest.raises(TypeError, match="not a number|flat sequence"):
+        SortedList([1.5]).update(keys)

@@ -207,7 +207,7 @@ def keys_array(dtype: np.dtype | None, values) -> np.ndarray:
                 key_of(dtype, x)
             raise
     if arr.ndim != 1:
-        raise ValueError(f"keys must be a flat sequence of numbers, got shape {arr.shape}")
+        raise TypeError(f"keys must be a flat sequence of numbers, got nested sequences (shape {arr.shape})")
     if arr.tolist() != list(seq):
         # numpy rounded, truncated or met a NaN: report the first bad key precisely
         dt = arr.dtype
