@@ -2,9 +2,9 @@
 
 Every index answers ``searchsorted(keys, q, side)`` for queries of any numeric type:
 Python ints of any size, floats, ``Fraction`` and ``Decimal``, numpy scalars and arrays
-of another dtype.  Comparing
-them with the keys by casting (numpy casts a uint64 array and a Python int to float64)
-rounds and can answer wrongly.  Instead each query is reduced here, exactly, to one of:
+of another dtype.  Comparing them with the keys by casting (numpy casts a uint64 array
+and a Python int to float64) rounds and can answer wrongly.  Instead each query is
+reduced here, exactly, to one of:
 
 * a *target* ``t`` of the key dtype such that
   ``searchsorted(keys, q, side) == searchsorted(keys, t, "left")``;
