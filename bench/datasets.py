@@ -51,6 +51,23 @@ def lognormal(n: int, seed: int = 42) -> np.ndarray:
     return np.sort(x.astype(np.uint64))
 
 
+def lognormal_outliers(n: int, seed: int = 42) -> np.ndarray:
+    """``lognormal`` keys, one in 300,000 (at least one) replaced by a key drawn from
+    ``[2**63, 2**64)``: a few ids far above the rest, as SOSD's ``fb`` ends.  A radix
+    table over the keys' range then sends nearly all of them through its first bucket.
+
+    >>> keys = lognormal_outliers(1000); int(keys[-1]) >= 2**63, int(keys[-2]) < 2**63
+    (True, True)
+    """
+    keys = lognormal(n, seed)
+    k = min(n, max(1, n // 300_000))
+    if n:
+        far = np.random.default_rng(seed + 1).integers(2 ** 63, np.iinfo(np.uint64).max, k, dtype=np.uint64,
+                                                      endpoint=True)
+        keys = np.sort(np.concatenate([keys[:n - k], far]))
+    return keys
+
+
 def normal(n: int, seed: int = 42) -> np.ndarray:
     """Standard normal samples mapped linearly onto ``[0, 2**63)``."""
     return _scale_to_u64(np.random.default_rng(seed).standard_normal(n))
@@ -116,6 +133,8 @@ SYNTHETIC = {
     "normal": Dataset("normal", "normal(0, 1) mapped onto [0, 2^63)", "generated", "n/a", normal),
     "lognormal": Dataset("lognormal", "lognormal(0, 2) x 1e9 as uint64 (SOSD, Kraska et al.)", "generated",
                          "n/a", lognormal),
+    "lognormal_outliers": Dataset("lognormal_outliers", "lognormal plus 1 key in 300,000 in [2^63, 2^64) "
+                                  "(few far outliers, like SOSD's fb)", "generated", "n/a", lognormal_outliers),
     "exponential": Dataset("exponential", "exponential(1) mapped onto [0, 2^63)", "generated", "n/a",
                            exponential),
     "zipf": Dataset("zipf", "cumulative Zipf(1.5) gaps: many tiny gaps, a few huge", "generated", "n/a",

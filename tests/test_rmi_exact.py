@@ -497,3 +497,44 @@ def test_batch_lengths_around_the_group_size(backend, cfg):
             first = np.searchsorted(keys, q)
             hit = (first < keys.size) & (keys[np.minimum(first, keys.size - 1)] == q)
             np.testing.assert_array_equal(idx.lookup(q), np.where(hit, first, -1))
+
+
+def _outlier_keys(dtype, n=50_000, seed=3):
+    """Keys a radix table over their range routes badly: a skewed body and a few keys far
+    above it (SOSD's fb ends so), or two clusters far apart."""
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    body = rng.lognormal(0, 2, n) * (1e3 if dt.itemsize == 4 else 1e9)
+    if dt.kind == "f":
+        # (not near the dtype's maximum: the body's keys would normalise to one double)
+        keys = np.concatenate([body, -body[:100], body.max() * np.array([1e6, 1e7])])
+    else:
+        far = np.array([np.iinfo(dt).max - 5, np.iinfo(dt).max], dtype=dt)
+        keys = np.concatenate([body.astype(dt), far, np.full(3, np.iinfo(dt).min, dtype=dt)])
+    return np.sort(keys.astype(dt))
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
+def test_default_root_takes_a_spline_where_a_radix_table_fails(backend, dtype):
+    keys = _outlier_keys(dtype)
+    idx = build(keys, backend)
+    radix = RMI(keys, root="radix", backend=backend)
+    assert idx.root_name == "spline" and idx.root_params["knots"] >= 16
+    assert idx.stats()["avg_log2_window"] < radix.stats()["avg_log2_window"] - 4
+    queries = np.concatenate([keys, keys[::7] + (1 if keys.dtype.kind in "iu" else 0.5)]).astype(keys.dtype)
+    assert_matches_numpy(idx, keys, queries)
+    meta, arrays = idx._state()
+    again = RMI._from_state(meta, arrays, backend=backend)
+    assert again.root_name == "spline"
+    np.testing.assert_array_equal(again.searchsorted(queries), np.searchsorted(keys, queries))
+
+
+@pytest.mark.parametrize("name", ["uniform", "lognormal", "normal"])
+def test_default_root_stays_radix_where_it_works(name):
+    rng = np.random.default_rng(5)
+    draw = {"uniform": lambda: rng.integers(0, 2 ** 62, 100_000), "lognormal": lambda: rng.lognormal(0, 2, 100_000) * 1e9,
+            "normal": lambda: rng.standard_normal(100_000)}[name]
+    keys = np.sort(draw())
+    assert RMI(keys).root_name == "radix"
+    assert RMI(keys, root_params={"bits": 8}).root_name == "radix"        # root_params without root: radix
+    assert RMI(_outlier_keys(np.uint64), root="radix").root_name == "radix"   # asked for: kept
