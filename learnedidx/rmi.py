@@ -375,12 +375,14 @@ class RMI(IndexBase):
 
         The table interpolates the CDF at evenly spaced points of the keys' *range*, so a
         few keys far from the rest (SOSD's ``fb`` ends in a handful of ids near 2**64) put
-        nearly all keys into its first bucket and a straight line through it: at 10M
-        lognormal keys with 30 such outliers the windows averaged 2^22.8 keys (162 ns
-        per batch lookup, against 62 for the B-tree) where the spline's averaged 2^4.4.
-        On keys a table suits, the spline's knot search costs instructions for little
-        gain (crowding on lognormal keys 6.3 vs 5.1 bits, GSHHG 6.8 vs 7.4, uniform equal),
-        hence the margin.  The comparison costs a few milliseconds.
+        nearly all keys into its first bucket and a straight line through it: on the
+        ``lognormal_outliers`` benchmark set (10M keys, 33 of them above 2**63) the
+        windows averaged 2^22.8 keys and a batch lookup took 182 ns, against 2^4.4 and
+        50 ns with the spline (the B-tree: 67).  On keys a table suits, the spline's knot
+        search costs instructions for little gain (crowding, radix vs spline: lognormal
+        5.2 vs 4.0 bits, GSHHG 4.3 vs 4.6, uniform 4.0 vs 4.0; those outliers: 14.0 vs
+        4.0), hence the margin (bench/RESULTS.md, "The default root on keys with far
+        outliers").  The comparison adds about 1 ms to a build.
         """
         radix = get_model("radix").fit(t, y, bits=_default_radix_bits(self._n))
         self.root_name, self.root_params = "radix", {}
