@@ -162,7 +162,7 @@ def scalar_target(dtype: np.dtype, q, right: bool):
                 return TARGET, qi, False
             qi = int(f)
         else:
-            raise TypeError(f"query {q!r} is not a number; queries must be ints or floats")
+            raise TypeError(f"query {q!r} is not a number; queries must be ints, floats, Fractions or Decimals")
         if right:
             qi += 1
         if qi < info.min:
@@ -188,7 +188,7 @@ def scalar_target(dtype: np.dtype, q, right: bool):
             return ABOVE, 0, False
         exact = True
     else:
-        raise TypeError(f"query {q!r} is not a number; queries must be ints or floats")
+        raise TypeError(f"query {q!r} is not a number; queries must be ints, floats, Fractions or Decimals")
     t = _ceil_float(g, dtype)
     exact = exact and t == g
     if right and exact:
