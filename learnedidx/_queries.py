@@ -61,14 +61,19 @@ def _ceil_float(x: float, dtype: np.dtype) -> float:
 #: A Decimal whose adjusted exponent is beyond this (either way) is replaced by a proxy:
 #: converting ``Decimal("1e1000000")`` exactly would build a million-digit integer.
 _DECIMAL_FAR = 400
+#: No int or float a key dtype holds has more significant decimal digits than this
+#: (float64: 767, int64 and uint64: 20), so a Decimal with more is never equal to a key.
+_DECIMAL_DIGITS = 800
 
 
 def from_decimal(d: Decimal):
     """``d`` as the Python number equal to it: an int, a ``Fraction``, or a float (inf, NaN).
 
-    Magnitudes beyond ``10**400`` become ``+-10**401`` and those below ``10**-400``
-    (not zero) ``+-1/10**401``: every int and float that a key dtype holds compares
-    with the proxy as with ``d``, so searches stay exact.
+    Magnitudes of ``10**401`` and more become ``+-10**401``, those below ``10**-400``
+    (not zero) ``+-1/10**401``, and a coefficient of more than ``_DECIMAL_DIGITS``
+    significant digits is cut there with a 5 appended: every int and float that a key
+    dtype holds compares with the proxy as with ``d`` (none lies between them, since
+    those have fewer digits), so searches stay exact and never convert a huge number.
 
     >>> from_decimal(Decimal("2.000")), from_decimal(Decimal("0.5")), from_decimal(Decimal("-inf"))
     (2, Fraction(1, 2), -inf)
@@ -78,12 +83,19 @@ def from_decimal(d: Decimal):
     if d.is_infinite():
         return float(d)
     if d.is_zero():
-        return 0
+        return -0.0 if d.is_signed() else 0
     sign = -1 if d.is_signed() else 1
     if d.adjusted() > _DECIMAL_FAR:
         return sign * 10 ** (_DECIMAL_FAR + 1)
     if d.adjusted() < -_DECIMAL_FAR:
         return Fraction(sign, 10 ** (_DECIMAL_FAR + 1))
+    neg, digits, exp = d.as_tuple()
+    if len(digits) > _DECIMAL_DIGITS:
+        sig = bytes(digits).rstrip(b"\0")              # trailing zeros are not significant
+        if len(sig) > _DECIMAL_DIGITS:
+            d = Decimal((neg, tuple(sig[:_DECIMAL_DIGITS]) + (5,), exp + len(digits) - _DECIMAL_DIGITS - 1))
+        else:
+            d = Decimal((neg, tuple(sig), exp + len(digits) - len(sig)))
     fr = Fraction(d)
     return fr.numerator if fr.denominator == 1 else fr
 

@@ -714,6 +714,10 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
     elif max_errors and not has_hybrid:
         raise ValueError("this RMI has no hybrid leaves (no max_error parameter); pass max_errors=()")
     base_roots = list(BASE_ROOTS if roots is None else roots)
+    if not base_roots:
+        raise ValueError("roots is empty: pass at least one (family, root_params) pair, or None for the default list")
+    if not stages or any(st not in (2, 3) for st in stages):
+        raise ValueError(f"stages must list 2 and/or 3, got {stages!r}")
     mlp_roots = [("mlp", {"hidden": list(h), "seed": seed}) for h in MLP_HIDDEN] if has_mlp and roots is None else []
     budget = math.inf if max_bytes is None else max_bytes
     est = _Estimator(keys, cost)
@@ -734,9 +738,10 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
                 if (st == 2 or L >= 1 << 8) and fits(cfg):
                     grid.append(cfg)
     if not grid:
-        smallest = min(_table_bytes(_config(root, params, 1, 2)) for root, params in base_roots)
-        raise ValueError(f"max_bytes={max_bytes:,} is below the smallest configuration (one leaf and "
-                         f"the smallest root: {smallest:,} bytes); raise max_bytes")
+        smallest = min(_table_bytes(_config(root, params, 1 if st == 2 else 1 << 8, st))
+                       for st in stages for root, params in base_roots)
+        raise ValueError(f"max_bytes={max_bytes:,} is below the smallest configuration the roots and "
+                         f"stages allow ({smallest:,} bytes); raise max_bytes")
     coarse = []
     for cfg in grid:
         coarse += est.candidates(cfg, sample, max_errors)

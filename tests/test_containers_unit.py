@@ -390,6 +390,12 @@ def test_decimals_are_kept_exactly_or_refused():
     assert Decimal(2) in s and s.count(Decimal("2.0")) == 1 and Decimal("2.5") not in s
     assert d[Decimal(2)] == "b" and d.get(Decimal("0.5")) == "h" and Decimal("0.1") not in d
     assert list(SortedList([0.1, 0.2]).irange(Decimal("0.1"), Decimal("0.2"))) == [0.1]   # 0.2 > Decimal("0.2")
+    for nan in (Decimal("NaN"), Decimal("sNaN")):         # (sNaN != sNaN would trap)
+        for bad in (lambda: SortedList([1]).add(nan), lambda: SortedList([nan]), lambda: SortedList([1.5, nan])):
+            with pytest.raises(ValueError, match="NaN"):
+                bad()
+    long_one = Decimal("1." + "0" * 100_000)               # == 1; its Fraction would take seconds
+    assert long_one in SortedSet([1, 2]) and SortedList([0.5, 1.0]).bisect_right(long_one) == 2
 
 
 def test_complex_members_with_no_imaginary_part():
@@ -404,6 +410,12 @@ def test_complex_members_with_no_imaginary_part():
     assert d.pop(1 + 0j) == "a" and list(d) == [2.5]
     with pytest.raises(KeyError):
         s.remove(3 + 0j)
+    with pytest.raises(KeyError) as info:
+        SortedDict({1: "a"})[3 + 0j]
+    assert info.value.args == (3 + 0j,)                    # the key as asked for
+    s = SortedSet([1, 2])                                  # set algebra agrees with membership
+    assert not s.isdisjoint([1 + 0j]) and s.issuperset([1 + 0j]) and not s.issuperset([1j])
+    assert list(s - [1 + 0j]) == [2] and list(s & [1 + 0j]) == [1]
     with pytest.raises(TypeError):
         SortedList([1]).bisect_left(1 + 0j)
     with pytest.raises(TypeError, match="unhashable"):

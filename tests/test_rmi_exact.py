@@ -499,7 +499,7 @@ def test_batch_lengths_around_the_group_size(backend, cfg):
             np.testing.assert_array_equal(idx.lookup(q), np.where(hit, first, -1))
 
 
-def _outlier_keys(dtype, n=50_000, seed=3):
+def _outlier_keys(dtype, n=70_000, seed=3):
     """Keys a radix table over their range routes badly: a skewed body and a few keys far
     above it (SOSD's fb ends so), or two clusters far apart."""
     rng = np.random.default_rng(seed)

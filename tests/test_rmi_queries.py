@@ -286,6 +286,12 @@ def test_decimal_queries_hypothesis(backend, dtype, data):
     qs = data.draw(st.lists(st.decimals(allow_nan=True, allow_infinity=True), max_size=20), label="queries")
     qs += [Decimal("0.1"), Decimal("-0"), Decimal("sNaN"), Decimal("1E+1000000"), Decimal("-1E+1000000"),
            Decimal("1E-1000000"), Decimal("-1E-1000000"), Decimal(2 ** 64), Decimal(-(2 ** 63)) - 1]
+    # coefficients longer than any key's digits: compared through a short proxy, exactly
+    for k in key_list[:5]:
+        if math.isfinite(k):
+            sign, digits, exp = Decimal(k).as_tuple()      # k exactly, then k with 900 more digits:
+            qs += [Decimal((sign, digits + (0,) * 900, exp - 900)),            # equal to k
+                   Decimal((sign, digits + (0,) * 899 + (1,), exp - 900))]     # just beyond it
     qs += data.draw(st.lists(st.sampled_from(_decimals_near(key_list, 30) or [Decimal(0)]), max_size=10),
                     label="near")
     check_queries(idx, key_list, qs)

@@ -169,6 +169,9 @@ def test_budget_below_the_leaf_grid(budget):
     ({"target": "fast"}, ValueError, "target must be one of latency, size"),
     ({"slack": -1}, ValueError, "slack"),
     ({"calibrate": "yes"}, TypeError, "calibrate must be True, False or a CostModel"),
+    ({"roots": []}, ValueError, "roots is empty"),
+    ({"stages": (4,)}, ValueError, "stages must list 2 and/or 3"),
+    ({"stages": (3,), "max_bytes": 100}, ValueError, "raise max_bytes"),
 ])
 def test_bad_arguments(bad, exc, match):
     with pytest.raises(exc, match=match):

@@ -52,6 +52,17 @@ def _integral(x) -> bool:
     return isinstance(x, numbers.Integral) or isinstance(x, numbers.Rational) and x.denominator == 1
 
 
+def is_nan(x) -> bool:
+    """Whether the number ``x`` is a NaN (a signalling ``Decimal`` NaN too, which ``x != x``
+    would raise for).
+
+    >>> from decimal import Decimal
+    >>> is_nan(float("nan")), is_nan(Decimal("sNaN")), is_nan(1)
+    (True, True, False)
+    """
+    return x.is_nan() if isinstance(x, Decimal) else x != x
+
+
 def _decimal_key(d: Decimal):
     """A ``Decimal`` key as the int, ``Fraction`` or float equal to it (``key_of`` then
     keeps it only if the dtype holds it exactly), or raise for one far beyond every dtype."""
@@ -259,7 +270,7 @@ def _exact_floats(seq) -> np.ndarray:
         try:
             out.append(key_of(f64, x))
         except ValueError:
-            if x != x:
+            if is_nan(x):
                 raise                                  # "NaN cannot be a key"
             if len(seq) == 1:
                 raise ValueError(f"key {x!r}: {ROUND_IT}") from None

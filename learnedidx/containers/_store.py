@@ -51,7 +51,7 @@ import numpy as np
 
 from .._queries import BELOW, array_targets, as_query_array, scalar_target
 from .._validate import check_dtype
-from ._keys import common_key_dtype, deciding_keys, infer_dtype, key_of, keys_array
+from ._keys import common_key_dtype, deciding_keys, infer_dtype, is_nan, key_of, keys_array
 
 #: Buffer chunk load: chunks hold at most ``2 * LOAD`` keys, as in sortedcontainers.
 LOAD = 1000
@@ -257,7 +257,7 @@ class Store:
         try:
             return key_of(dt, x)
         except ValueError:
-            if self._dtype_given or x != x:
+            if self._dtype_given or is_nan(x):
                 raise
         new = keys_array(None, [x])            # raises if no dtype holds x alone
         self._retype(self._widened(new, repr(x)))

@@ -186,7 +186,7 @@ class SortedDict(_SortedBase, MutableMapping):
                     return self._vlists[loc[0]][loc[1]]
         except TypeError:
             real = _equal_real(key)
-            if real is not None:
+            if real is not None and real in self:
                 return self[real]
         raise KeyError(key)
 

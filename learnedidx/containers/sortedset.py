@@ -167,7 +167,14 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
         for x in items:
             try:
                 keep.append(key_of(self._dtype, x))
-            except (TypeError, ValueError):
+            except TypeError:
+                real = _equal_real(x)              # 1 + 0j is the member 1, as in a set
+                if real is not None:
+                    try:
+                        keep.append(key_of(self._dtype, real))
+                    except ValueError:
+                        pass
+            except ValueError:
                 pass
         return np.unique(np.array(keep, dtype=self._dtype).reshape(len(keep)))
 
@@ -316,10 +323,12 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
         >>> SortedSet([1, 2]).issuperset([2, 1.0]), SortedSet([1]).issuperset([1.5])
         (True, False)
         """
+        if not isinstance(other, (np.ndarray, Store)):
+            other = list(other)
         try:
             theirs = self._other(other, True)
-        except (TypeError, ValueError):
-            return False
+        except (TypeError, ValueError):            # a value no key dtype holds exactly, 1 + 0j, ...
+            return all(x in self for x in other)
         return bool(np.isin(theirs, self._mine(), assume_unique=True).all())
 
     def _set_compare(self, other, op):
