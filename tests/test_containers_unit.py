@@ -585,3 +585,12 @@ def test_nested_sequences_are_type_errors(keys):
         SortedList(keys)
     with pytest.raises(TypeError, match="not a number|flat sequence"):
         SortedList([1.5]).update(keys)
+
+
+def test_unhashable_lookups_in_empty_sets_and_dicts_raise():
+    """As a set or dict does, even when there is nothing to compare with."""
+    for f in (lambda: [1] in SortedSet(), lambda: SortedDict().get([1]), lambda: SortedDict()[[1]],
+              lambda: [1] in SortedDict()):
+        with pytest.raises(TypeError, match="unhashable"):
+            f()
+    assert "a" not in SortedSet() and SortedDict().get("a", 5) == 5 and 1 not in SortedSet()

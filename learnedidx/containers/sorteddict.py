@@ -188,6 +188,9 @@ class SortedDict(_SortedBase, MutableMapping):
             real = _equal_real(key)
             if real is not None and real in self:
                 return self[real]
+        else:
+            if not self._ns and not self._blen:
+                _equal_real(key)                  # empty: nothing was compared; an unhashable still raises
         raise KeyError(key)
 
     def __setitem__(self, key, value):
@@ -254,10 +257,13 @@ class SortedDict(_SortedBase, MutableMapping):
         (True, False)
         """
         try:
-            return _SortedBase.__contains__(self, key)
+            found = _SortedBase.__contains__(self, key)
         except TypeError:
             real = _equal_real(key)
-        return real is not None and real in self
+            return real is not None and real in self
+        if not found and not self._ns and not self._blen:
+            _equal_real(key)                      # empty: nothing was compared; an unhashable still raises
+        return found
 
     def get(self, key, default=None):
         """The value of ``key``, or ``default``.

@@ -67,10 +67,13 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
         (True, False)
         """
         try:
-            return _SortedBase.__contains__(self, value)
+            found = _SortedBase.__contains__(self, value)
         except TypeError:
             real = _equal_real(value)
-        return real is not None and real in self
+            return real is not None and real in self
+        if not found and not self._ns and not self._blen:
+            _equal_real(value)                    # empty: nothing was compared; an unhashable still raises
+        return found
 
     def clear(self):
         """Remove all values.
