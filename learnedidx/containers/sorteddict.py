@@ -256,14 +256,7 @@ class SortedDict(_SortedBase, MutableMapping):
         >>> 1.0 in SortedDict({1: 0}), "a" in SortedDict({1: 0})
         (True, False)
         """
-        try:
-            found = _SortedBase.__contains__(self, key)
-        except TypeError:
-            real = _equal_real(key)
-            return real is not None and real in self
-        if not found and not self._ns and not self._blen:
-            _equal_real(key)                      # empty: nothing was compared; an unhashable still raises
-        return found
+        return self._hash_contains(key)
 
     def get(self, key, default=None):
         """The value of ``key``, or ``default``.

@@ -103,6 +103,19 @@ class _SortedBase(Store):
         arr = keys_array(None if dtype is None else np.dtype(dtype), keys)
         return cls._from_sorted_arrays(*cls._prepare(arr, None), dtype=arr.dtype, dtype_given=dtype is not None)
 
+    def _hash_contains(self, value) -> bool:
+        """Membership as a hash table answers it (SortedSet, SortedDict): exact for any
+        number, ``1 + 0j`` where 1 is, never for other non-numbers, ``TypeError`` for an
+        unhashable value even when the container is empty (:func:`_equal_real`)."""
+        try:
+            found = _SortedBase.__contains__(self, value)
+        except TypeError:
+            real = _equal_real(value)
+            return real is not None and real in self
+        if not found and not self._ns and not self._blen:
+            _equal_real(value)                    # empty: nothing was compared; an unhashable still raises
+        return found
+
     @classmethod
     def _prepare(cls, keys: np.ndarray, vals):
         """Sort (and for unique containers deduplicate) key/value arrays.

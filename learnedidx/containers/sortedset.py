@@ -66,14 +66,7 @@ class SortedSet(_SortedBase, MutableSet, Sequence):
         >>> 3 in SortedSet([3]), "a" in SortedSet([3])
         (True, False)
         """
-        try:
-            found = _SortedBase.__contains__(self, value)
-        except TypeError:
-            real = _equal_real(value)
-            return real is not None and real in self
-        if not found and not self._ns and not self._blen:
-            _equal_real(value)                    # empty: nothing was compared; an unhashable still raises
-        return found
+        return self._hash_contains(value)
 
     def clear(self):
         """Remove all values.
