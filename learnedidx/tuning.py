@@ -640,7 +640,7 @@ def _most_leaves(root: str, params: dict, stages: int, budget: float, n: int) ->
     3
     """
     lo, hi = 1, max(1, min(n, 1 << MAX_LEAF_BITS))
-    if not math.isfinite(budget) or hi < lo or _table_bytes(_config(root, params, lo, stages)) > budget:
+    if not math.isfinite(budget) or _table_bytes(_config(root, params, lo, stages)) > budget:
         return None
     while lo < hi:                          # the tables grow with the leaf count
         mid = (lo + hi + 1) // 2

@@ -45,10 +45,15 @@ def _float_exact(x) -> bool:
         return False
 
 
+#: Adjusted exponents of the Decimals a key dtype may hold exactly (float64: 4.9e-324 to
+#: 1.8e308; every int64 / uint64 is far inside); beyond them nothing is converted.
+_DECIMAL_KEY_EXPONENTS = (-330, 310)
+
+
 def _integral(x) -> bool:
     """Whether ``x`` is an integer type's value or an integral Fraction or Decimal (not a float)."""
     if isinstance(x, Decimal):
-        return x.is_finite() and x.adjusted() <= 310 and x == x.to_integral_value()
+        return x.is_finite() and x.adjusted() <= _DECIMAL_KEY_EXPONENTS[1] and x == x.to_integral_value()
     return isinstance(x, numbers.Integral) or isinstance(x, numbers.Rational) and x.denominator == 1
 
 
@@ -66,7 +71,8 @@ def is_nan(x) -> bool:
 def _decimal_key(d: Decimal):
     """A ``Decimal`` key as the int, ``Fraction`` or float equal to it (``key_of`` then
     keeps it only if the dtype holds it exactly), or raise for one far beyond every dtype."""
-    if d.is_finite() and not d.is_zero() and not -330 <= d.adjusted() <= 310:   # floats: 4.9e-324 to 1.8e308
+    lo, hi = _DECIMAL_KEY_EXPONENTS
+    if d.is_finite() and not d.is_zero() and not lo <= d.adjusted() <= hi:
         raise ValueError(f"key {d!r} is not exactly representable in any supported dtype; {ROUND_IT}")
     return from_decimal(d)
 
