@@ -125,8 +125,9 @@ def _rational_target(dtype: np.dtype, fr: Fraction, right: bool):
         g = math.inf if fr > 0 else -sys.float_info.max
     if math.isfinite(g) and Fraction(g) < fr:
         g = math.nextafter(g, math.inf)
-    if math.isfinite(g) and Fraction(g) != fr:
-        # not a float64: left and right coincide; reduce the next float64 up exactly
+    if not math.isfinite(g) or Fraction(g) != fr:
+        # not a float64 (beyond DBL_MAX too, where the next one up is inf): left and
+        # right coincide; reduce the next float64 up exactly
         code, t, _ = scalar_target(dtype, g, False)
         return code, t, False
     return scalar_target(dtype, g, right)

@@ -274,6 +274,21 @@ def _decimals_near(key_list: list, count: int) -> list:
     return out
 
 
+@pytest.mark.parametrize("dtype", [np.dtype(np.float32), np.dtype(np.float64)], ids=dtype_id)
+def test_exact_queries_just_beyond_float64_range(backend, dtype):
+    """A rational query just above DBL_MAX (or below -DBL_MAX) is no float64: its left and
+    right answers coincide, between the finite keys and +-inf."""
+    from fractions import Fraction
+    big = Fraction(np.finfo(np.float64).max)
+    keys = np.array([-np.inf, -np.finfo(dtype).max, 0.0, np.finfo(dtype).max, np.inf, np.inf], dtype=dtype)
+    idx = RMI(keys, leaves=1, backend=backend)
+    tiny = Fraction(1, 10 ** 700)
+    qs = [big + tiny, -big - tiny, big + 1, -big - 1, big * 3, -big * 3,
+          Decimal(float(big)).fma(1, Decimal((0, (1,), -700))),       # DBL_MAX + 1e-700, exactly
+          np.longdouble(np.finfo(np.float64).max) * 2, -np.longdouble(np.finfo(np.float64).max) * 2]
+    check_queries(idx, keys.tolist(), qs)
+
+
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
 @given(data=st.data())
 def test_decimal_queries_hypothesis(backend, dtype, data):
