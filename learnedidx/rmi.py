@@ -13,8 +13,10 @@ How a lookup travels (batch and scalar paths run the same float operations):
    one key read and repairs a missed window by exponential search: never a wrong answer.
 
 How a build travels: validation -> root fitted on an evenly spaced sample -> every key
-routed -> per-leaf least squares from ``np.bincount`` sums (no loop over leaves) ->
-per-leaf signed errors of the exact lookup path itself, so every key lies in its window.
+routed -> per-leaf least squares from ``np.add.reduceat`` / ``np.bincount`` sums (no loop
+over leaves) -> per-leaf signed errors of the exact lookup path itself, so every key lies
+in its window.  Routing and fitting go through the keys in slices of ``FIT_CHUNK``, so
+the float64 temporaries never span the whole key array.
 
 This module is the plain numpy reference; the compiled kernels are tested against it.
 """
@@ -80,6 +82,16 @@ _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 #: positions ``start, start + B, start + 2B, ...`` of the span ``[start, end)`` holding
 #: every key routed to the leaf.
 HYBRID_DTYPE = np.dtype([("off", np.int64), ("count", np.int64), ("start", np.int64), ("end", np.int64)])
+
+#: Keys per slice of a build's routing (two stages) and leaf fitting: the build's
+#: temporaries, about 50 bytes per key, then exist for one slice (13 MB, in cache)
+#: instead of for all keys.  Measured against whole-array builds: 10M keys 0.8-0.9 ->
+#: 0.4-0.6 s and a peak of 49-51 -> 6-9 bytes per key; 200M keys 24.8 -> 10.6 s
+#: (bench/RESULTS.md, "Builds in slices").  Three-stage builds still fit their middle
+#: models on all keys at once.
+FIT_CHUNK = 1 << 18
+#: Root evaluations of at least this many values use the compiled kernel in a build.
+_COMPILED_ROUTING_MIN = 4096
 
 #: Version of the layout :meth:`RMI._state` describes (2: 24-byte leaves, float32 radix
 #: tables; version 1 files must be rebuilt and saved again).
@@ -183,6 +195,12 @@ def _per_group_linear_sums(group, x, y, size, contiguous):
     dx = x - spread(mx)
     sxx = sums(dx * dx)
     sxy = sums(dx * (y - spread(my)))
+    icept, slope = _line_from_sums(mx, my, sxx, sxy)
+    return icept, slope, cnt
+
+
+def _line_from_sums(mx, my, sxx, sxy):
+    """``(intercept, slope)`` per group from its means and centred sums (least squares)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1.0), 0.0)
     slope[~np.isfinite(slope)] = 0.0
@@ -192,7 +210,39 @@ def _per_group_linear_sums(group, x, y, size, contiguous):
     bad = ~np.isfinite(icept)
     icept[bad] = my[bad]
     slope[bad] = 0.0
-    return icept, slope, cnt
+    return icept, slope
+
+
+def _non_decreasing(a: np.ndarray) -> bool:
+    """Whether ``a`` is sorted, compared ``FIT_CHUNK`` values at a time (no ``n``-sized
+    temporary)."""
+    for k0 in range(0, max(0, a.size - 1), FIT_CHUNK):
+        part = a[k0:k0 + FIT_CHUNK + 1]
+        if not np.all(part[1:] >= part[:-1]):
+            return False
+    return True
+
+
+def _equal_ranges(keys: np.ndarray):
+    """For every position ``i`` of sorted ``keys``: ``[lb_i, ub_i)`` is the run of keys
+    equal to ``keys[i]`` (int64 arrays).
+
+    >>> [v.tolist() for v in _equal_ranges(np.array([1, 2, 2, 3]))]
+    [[0, 1, 1, 3], [1, 3, 3, 4]]
+    """
+    n = keys.size
+    idx = np.arange(n, dtype=np.int64)
+    if n < 2 or not np.any(keys[1:] == keys[:-1]):
+        return idx, idx + 1
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    lb = np.maximum.accumulate(np.where(new, idx, 0))
+    end = np.empty(n, dtype=bool)
+    end[-1] = True
+    end[:-1] = new[1:]
+    ub = np.minimum.accumulate(np.where(end, idx + 1, n)[::-1])[::-1]
+    return lb, ub
 
 
 class RMI(IndexBase):
@@ -339,35 +389,52 @@ class RMI(IndexBase):
         self._set_input_range()
         self._mid_kind, self._mid_size, self._mid_lists = Linear.kind, 0, None
         first_stage = self.n_middle if self.stages == 3 else L
-        t = self._normalise(keys)
         stride = max(1, n // (1 << 20))
         sample = np.arange(0, n, stride)
         if n and sample[-1] != n - 1:
             sample = np.append(sample, n - 1)
+        t_sample = self._normalise(keys[sample])
         scale = first_stage / n if n else 0.0
         if self.root_name is None:
-            self.root = self._default_root(t[sample], sample * scale, first_stage)
+            self.root = self._default_root(t_sample, sample * scale, first_stage)
         else:
             params = dict(self.root_params)
             if self.root_name == "radix" and "bits" not in params:
                 params["bits"] = _default_radix_bits(n)
-            self.root = model_cls.fit(t[sample], sample * scale, **params)
+            self.root = model_cls.fit(t_sample, sample * scale, **params)
+        del t_sample
+        if self.stages == 2:
+            self._fit_leaves(self._route_keys())
+            return
+        # three stages: the middle models are fitted on every key at once
+        t = self._normalise(keys)
         group = _clamp_index(self._root_predict(t), first_stage)
-        if self.stages == 3:
-            y = np.arange(n) * (L / n if n else 0.0)
-            if self.middle_model == "mlp":
-                self._fit_mlp_middle(group, t, y)
-            else:
-                a, b, _ = _per_group_linear(group, t, y, self.n_middle)
-                vec = np.empty(2 * self.n_middle)
-                vec[0::2], vec[1::2] = a, b
-                self._set_middle(vec, Linear.kind, 0)
-            del y
-            leaf = _clamp_index(self._middle_predict(group, t), L)
+        y = np.arange(n) * (L / n if n else 0.0)
+        if self.middle_model == "mlp":
+            self._fit_mlp_middle(group, t, y)
         else:
-            leaf = group
+            a, b, _ = _per_group_linear(group, t, y, self.n_middle)
+            vec = np.empty(2 * self.n_middle)
+            vec[0::2], vec[1::2] = a, b
+            self._set_middle(vec, Linear.kind, 0)
+        del y
+        leaf = _clamp_index(self._middle_predict(group, t), L)
         del t, group
         self._fit_leaves(leaf)
+
+    def _route_keys(self) -> np.ndarray:
+        """Leaf of every key for a two-stage build, routed ``FIT_CHUNK`` keys at a time, so
+        the normalised keys and root outputs exist for one slice at a time, not for all.
+
+        Runtime complexity: ``O(n)``; memory: ``n`` int32 leaf ids plus ``O(FIT_CHUNK)``.
+        """
+        keys, n = self._keys, self._n
+        leaf = np.empty(n, dtype=np.int32 if self.n_leaves <= _INT32_MAX else np.int64)   # half the bytes
+        compiled = n >= _COMPILED_ROUTING_MIN    # one evaluation path for every slice
+        for k0 in range(0, n, FIT_CHUNK):
+            part = slice(k0, min(n, k0 + FIT_CHUNK))
+            leaf[part] = _clamp_index(self._root_predict(self._normalise(keys[part]), compiled), self.n_leaves)
+        return leaf
 
     def _default_root(self, t: np.ndarray, y: np.ndarray, size: int):
         """The default root, fitted on the sample ``(t, y)`` routing to ``size`` groups: a
@@ -472,11 +539,14 @@ class RMI(IndexBase):
             out[sel] = models[g].predict(t[sel])
         return out
 
-    def _root_predict(self, t: np.ndarray) -> np.ndarray:
+    def _root_predict(self, t: np.ndarray, compiled: bool | None = None) -> np.ndarray:
         """Root predictions for the build: the compiled evaluation when this index uses
-        the kernels (bit-identical to the reference, and much faster for an MLP)."""
+        the kernels (bit-identical to the reference, and much faster for an MLP), for
+        ``t`` of at least ``_COMPILED_ROUTING_MIN`` values unless ``compiled`` says."""
         module = None if self._backend_req == "numpy" else compiled_module("learnedidx._kernels.rmi_kernel")
-        if module is None or t.size < 4096:
+        if compiled is None:
+            compiled = t.size >= _COMPILED_ROUTING_MIN
+        if module is None or not compiled:
             return self.root.predict(t)
         vec, size = self.root.kernel_params()
         out = np.empty(t.size)
@@ -484,65 +554,155 @@ class RMI(IndexBase):
         return out
 
     def _fit_leaves(self, leaf: np.ndarray):
-        keys, n, L = self._keys, self._n, self.n_leaves
-        rec = aligned_zeros(L, leaf_dtype(self.dtype))
-        self._monotone = bool(n < 2 or np.all(leaf[1:] >= leaf[:-1]))
-        counts = np.bincount(leaf, minlength=L)
+        """Fit every leaf's model and error bounds to the keys routed to it (``leaf``).
+
+        Slices of about ``FIT_CHUNK`` keys at a time, so the float64 temporaries exist for
+        one slice, not for all keys.  With monotone routing each leaf's keys are one run
+        of the key array and a slice holds whole leaves (the same sums, so the same
+        models, as all at once); otherwise per-leaf sums accumulate over the slices
+        (:meth:`_fit_leaves_scattered`).
+
+        Runtime complexity: ``O(n + L)``.
+        """
+        L = self.n_leaves
+        self._leaves = aligned_zeros(L, leaf_dtype(self.dtype))
+        self._leaf_lists = None
+        self._monotone = _non_decreasing(leaf)
+        if self._monotone:                     # (bincount would copy the ids to int64)
+            counts = np.diff(np.searchsorted(leaf, np.arange(L + 1, dtype=leaf.dtype)))
+        else:
+            counts = np.zeros(L, dtype=np.int64)
+            for k0, k1 in self._scattered_slices():
+                counts += np.bincount(leaf[k0:k1], minlength=L)
         # Position where each leaf's keys would start if routing is monotone; empty
         # leaves predict exactly that boundary with slope 0.
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        if not self._monotone:
+            self._fit_leaves_scattered(leaf, counts, starts)
+        else:
+            ends = starts + counts
+            l0 = 0
+            while l0 < L:
+                l1 = max(l0 + 1, int(np.searchsorted(ends, starts[l0] + FIT_CHUNK, side="right")))
+                k0, k1 = int(starts[l0]), int(ends[l1 - 1])
+                self._fit_leaf_run(l0, l1, k0, k1, leaf[k0:k1] - l0, counts[l0:l1], starts[l0:l1])
+                l0 = l1
+        self._key_leaf_counts = counts
+        self._make_hybrid(leaf, starts, counts)
+
+    def _fit_leaf_run(self, l0: int, l1: int, k0: int, k1: int, leaf: np.ndarray, counts: np.ndarray,
+                      starts: np.ndarray) -> None:
+        """Fit leaves ``[l0, l1)`` of monotone routing on their keys, positions ``[k0, k1)``
+        (``leaf``: each key's leaf id minus ``l0``; ``counts``, ``starts``: those leaves'
+        key counts and start positions in the whole array)."""
+        keys = self._keys[k0:k1]
+        rec = self._leaves[l0:l1]
         nonempty = np.flatnonzero(counts)
-        if n:
-            if self._monotone:
-                first = starts[nonempty]
-            else:                              # (np.unique would sort all n leaf ids)
-                first_all = np.full(L, n, dtype=np.int64)
-                np.minimum.at(first_all, leaf, np.arange(n, dtype=np.int64))
-                first = first_all[nonempty]
-            base = rec["base"]
-            if self.dtype.kind == "f":
-                base[nonempty] = self._clip_float(keys[first].astype(np.float64))
-            else:
-                base[nonempty] = keys[first]
+        if keys.size:
+            self._set_bases(rec, nonempty, keys[starts[nonempty] - k0])
             d = self._offsets(keys, rec["base"][leaf])
-            y = np.arange(n, dtype=np.float64)
-            icept, slope, _ = _per_group_linear(leaf, d, y, L, contiguous=self._monotone)
+            y = np.arange(k0, k1, dtype=np.float64)
+            icept, slope, _ = _per_group_linear(leaf, d, y, l1 - l0, contiguous=True)
             del y
-            rec["slope"] = _to_float32(slope)
-            rec["icept"] = self._quantize_icepts(icept)
+            self._set_lines(rec, icept, slope)
+        self._set_empty(rec, counts, starts)
+        if keys.size:
+            p = self._positions_from_offsets(d, leaf, rec)   # the lookup's own arithmetic
+            del d
+            lb, ub = _equal_ranges(keys)
+            first = starts[nonempty] - k0
+            self._set_bounds(rec, nonempty, np.minimum.reduceat(lb + (k0 - p), first),
+                             np.maximum.reduceat(ub + (k0 - p), first))
+
+    def _fit_leaves_scattered(self, leaf: np.ndarray, counts: np.ndarray, starts: np.ndarray) -> None:
+        """Fit the leaves of non-monotone routing (an MLP or cubic root may send keys
+        back to an earlier leaf), whose keys are scattered over the array: per-leaf
+        first keys and sums accumulate over slices in three passes (first keys and
+        means, centred sums, error bounds), as ``_per_group_linear`` computes them."""
+        keys, n, L = self._keys, self._n, self.n_leaves
+        rec = self._leaves
+        nonempty = np.flatnonzero(counts)
+        slices = self._scattered_slices()
+        first = np.full(L, n, dtype=np.int64)
+        for k0, k1 in slices:
+            np.minimum.at(first, leaf[k0:k1], np.arange(k0, k1, dtype=np.int64))
+        if n:
+            self._set_bases(rec, nonempty, keys[first[nonempty]])
+        base = rec["base"]
+
+        def offsets(k0, k1):
+            return self._offsets(keys[k0:k1], base[leaf[k0:k1]])
+
+        sx, sy, sxx, sxy = (np.zeros(L) for _ in range(4))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k0, k1 in slices:
+                part = leaf[k0:k1]
+                sx += np.bincount(part, weights=offsets(k0, k1), minlength=L)
+                sy += np.bincount(part, weights=np.arange(k0, k1, dtype=np.float64), minlength=L)
+            safe = np.where(counts > 0, counts, 1).astype(np.float64)
+            mx, my = sx / safe, sy / safe
+            for k0, k1 in slices:
+                part = leaf[k0:k1]
+                dx = offsets(k0, k1) - mx[part]
+                sxx += np.bincount(part, weights=dx * dx, minlength=L)
+                sxy += np.bincount(part, weights=dx * (np.arange(k0, k1, dtype=np.float64) - my[part]), minlength=L)
+            icept, slope = _line_from_sums(mx, my, sxx, sxy)
+        self._set_lines(rec, icept, slope)
+        self._set_empty(rec, counts, starts)
+        elo = np.full(L, np.iinfo(np.int64).max, dtype=np.int64)
+        ehi = np.full(L, np.iinfo(np.int64).min, dtype=np.int64)
+        for k0, k1 in slices:
+            part = leaf[k0:k1]
+            p = self._positions_from_offsets(offsets(k0, k1), part)
+            lb, ub = _equal_ranges(keys[k0:k1])
+            np.minimum.at(elo, part, lb + (k0 - p))
+            np.maximum.at(ehi, part, ub + (k0 - p))
+        self._set_bounds(rec, nonempty, elo[nonempty], ehi[nonempty])
+
+    def _scattered_slices(self) -> list[tuple[int, int]]:
+        """``(k0, k1)`` position slices of the keys for :meth:`_fit_leaves_scattered`: at
+        least ``FIT_CHUNK`` keys and at least one per leaf (each slice's per-leaf sums
+        cost ``O(L)``), never splitting a run of equal keys (their bounds are the run's)."""
+        keys, n = self._keys, self._n
+        step = max(FIT_CHUNK, self.n_leaves)
+        out, k0 = [], 0
+        while k0 < n:
+            k1 = min(n, k0 + step)
+            if k1 < n:                         # extend to the end of a run of equal keys
+                k1 = int(np.searchsorted(keys, keys[k1 - 1], side="right"))
+            out.append((k0, k1))
+            k0 = k1
+        return out
+
+    def _set_bases(self, rec: np.ndarray, nonempty: np.ndarray, first_keys: np.ndarray) -> None:
+        """Each non-empty leaf's ``base``: its first key (clipped to the finite range for floats)."""
+        if self.dtype.kind == "f":
+            rec["base"][nonempty] = self._clip_float(first_keys.astype(np.float64))
+        else:
+            rec["base"][nonempty] = first_keys
+
+    def _set_lines(self, rec: np.ndarray, icept: np.ndarray, slope: np.ndarray) -> None:
+        """Store fitted lines as the leaf's float32 slope and quantised intercept."""
+        rec["slope"] = _to_float32(slope)
+        rec["icept"] = self._quantize_icepts(icept)
+
+    def _set_empty(self, rec: np.ndarray, counts: np.ndarray, starts: np.ndarray) -> None:
+        """Empty leaves predict their boundary ``starts`` with slope 0 (their window is the
+        empty one there; with a rounded intercept its bounds carry the rounding)."""
         empty = counts == 0
         rec["icept"][empty] = self._quantize_icepts(starts[empty])
         rec["slope"][empty] = 0.0
-        self._leaves = rec
-        self._leaf_lists = None
-        if n:
-            p = self._positions_from_offsets(d, leaf)   # the lookup's own arithmetic
-            del d
-            lb, ub = self._equal_ranges()
-            lo_err = lb - p
-            hi_err = ub - p
-            if self._monotone:
-                elo = np.minimum.reduceat(lo_err, starts[nonempty])
-                ehi = np.maximum.reduceat(hi_err, starts[nonempty])
-            else:
-                elo_all = np.zeros(L, dtype=np.int64)
-                ehi_all = np.zeros(L, dtype=np.int64)
-                elo_all[nonempty] = np.iinfo(np.int64).max
-                ehi_all[nonempty] = np.iinfo(np.int64).min
-                np.minimum.at(elo_all, leaf, lo_err)
-                np.maximum.at(ehi_all, leaf, hi_err)
-                elo, ehi = elo_all[nonempty], ehi_all[nonempty]
-            # Errors beyond int32 are clamped: the window then misses and the verified
-            # fallback answers exactly (only possible with more than 2**31 keys).
-            rec["elo"][nonempty] = np.clip(elo, _INT32_MIN, _INT32_MAX)
-            rec["ehi"][nonempty] = np.clip(ehi, _INT32_MIN, _INT32_MAX)
-        if empty.any() and self._icept_unit > 1.0:
-            # an empty leaf's window is the empty one at its boundary: with a rounded
-            # intercept, its bounds carry the rounding (below 2**30 keys they are 0)
-            p = self._positions_from_offsets(np.zeros(int(empty.sum())), np.flatnonzero(empty))
+        if empty.any() and self._icept_unit > 1.0:    # (below 2**30 keys the bounds are 0)
+            p = self._positions_from_offsets(np.zeros(int(empty.sum())), np.flatnonzero(empty), rec)
             rec["elo"][empty] = rec["ehi"][empty] = starts[empty] - p
-        self._key_leaf_counts = counts
-        self._make_hybrid(leaf, starts, counts)
+
+    @staticmethod
+    def _set_bounds(rec: np.ndarray, nonempty: np.ndarray, elo: np.ndarray, ehi: np.ndarray) -> None:
+        """Store the non-empty leaves' signed error bounds (int32)."""
+        # Errors beyond int32 are clamped: the window then misses and the verified
+        # fallback answers exactly (only possible with more than 2**31 keys).
+        rec["elo"][nonempty] = np.clip(elo, _INT32_MIN, _INT32_MAX)
+        rec["ehi"][nonempty] = np.clip(ehi, _INT32_MIN, _INT32_MAX)
 
     def _quantize_icepts(self, positions: np.ndarray) -> np.ndarray:
         """Fitted intercepts (positions) as the int32 count of ``_icept_unit`` a leaf stores (rounded)."""
@@ -559,7 +719,8 @@ class RMI(IndexBase):
         lines) and searches the ``B`` keys between two of them, so no window is wider
         than ``max_error`` whatever the CDF inside the leaf.
 
-        Runtime complexity: ``O(L + n / B)`` (``O(n)`` more for non-monotone routing).
+        Runtime complexity: ``O(L + n / B)`` (``O(n)`` more for non-monotone routing, in
+        slices of ``FIT_CHUNK`` keys).
         """
         rec, B = self._leaves, self.max_error
         self._hybrid = np.zeros(0, dtype=HYBRID_DTYPE)
@@ -573,11 +734,12 @@ class RMI(IndexBase):
         if self._monotone:
             start, end = starts[ids], starts[ids] + counts[ids]
         else:
-            pos = np.arange(self._n, dtype=np.int64)
             first = np.full(self.n_leaves, self._n, dtype=np.int64)
             last = np.zeros(self.n_leaves, dtype=np.int64)
-            np.minimum.at(first, leaf, pos)
-            np.maximum.at(last, leaf, pos)
+            for k0, k1 in self._scattered_slices():
+                pos = np.arange(k0, k1, dtype=np.int64)
+                np.minimum.at(first, leaf[k0:k1], pos)
+                np.maximum.at(last, leaf[k0:k1], pos)
             start, end = first[ids], last[ids] + 1
         count = (end - start + B - 1) // B
         off = np.concatenate(([0], np.cumsum(count)[:-1]))
@@ -615,22 +777,6 @@ class RMI(IndexBase):
         """Scalar twin of :meth:`_clip_float`, same comparisons."""
         x = x if x > self._xlo else self._xlo
         return x if x < self._xhi else self._xhi
-
-    def _equal_ranges(self):
-        """For every key position ``i``: ``[lb_i, ub_i)`` is the run of keys equal to it."""
-        keys, n = self._keys, self._n
-        idx = np.arange(n, dtype=np.int64)
-        if n < 2 or not np.any(keys[1:] == keys[:-1]):
-            return idx, idx + 1
-        new = np.empty(n, dtype=bool)
-        new[0] = True
-        np.not_equal(keys[1:], keys[:-1], out=new[1:])
-        lb = np.maximum.accumulate(np.where(new, idx, 0))
-        end = np.empty(n, dtype=bool)
-        end[-1] = True
-        end[:-1] = new[1:]
-        ub = np.minimum.accumulate(np.where(end, idx + 1, n)[::-1])[::-1]
-        return lb, ub
 
     # ------------------------------------------------------------ model arithmetic
 
@@ -676,9 +822,10 @@ class RMI(IndexBase):
     def _predict_positions(self, targets: np.ndarray, leaf: np.ndarray) -> np.ndarray:
         return self._positions_from_offsets(self._offsets(targets, self._leaves["base"][leaf]), leaf)
 
-    def _positions_from_offsets(self, d: np.ndarray, leaf: np.ndarray) -> np.ndarray:
-        """Leaf model prediction from offsets, clamped to ``[0, n]`` (NaN -> 0)."""
-        rec = self._leaves
+    def _positions_from_offsets(self, d: np.ndarray, leaf: np.ndarray, rec: np.ndarray | None = None) -> np.ndarray:
+        """Leaf model prediction from offsets, clamped to ``[0, n]`` (NaN -> 0); ``leaf``
+        indexes ``rec``, the leaf table or a slice of it (default: the whole table)."""
+        rec = self._leaves if rec is None else rec
         with np.errstate(over="ignore", invalid="ignore"):   # inf, or inf * 0 = NaN: clamped below
             pred = rec["icept"][leaf] * self._icept_unit + rec["slope"][leaf] * d      # float32 * float64: in float64
         c = np.where(pred > 0.0, pred, 0.0)
@@ -841,7 +988,7 @@ class RMI(IndexBase):
         if n == 0:
             return
         leaf, lo, hi = self._windows(keys)
-        lb, ub = self._equal_ranges()
+        lb, ub = _equal_ranges(self._keys)
         # a hybrid window holds the lower bound (its width is the bound, not the run of equals)
         in_hybrid = hybrid[leaf]
         bad = np.flatnonzero((lb < lo) | np.where(in_hybrid, lb > hi, ub > hi))

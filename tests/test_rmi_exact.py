@@ -538,3 +538,70 @@ def test_default_root_stays_radix_where_it_works(name):
     assert RMI(keys).root_name == "radix"
     assert RMI(keys, root_params={"bits": 8}).root_name == "radix"        # root_params without root: radix
     assert RMI(_outlier_keys(np.uint64), root="radix").root_name == "radix"   # asked for: kept
+
+
+# ----------------------------------------------------------- builds in slices of keys
+
+def _build_state(keys, **kw) -> list[np.ndarray]:
+    idx = RMI(keys, backend="numpy", **kw)
+    idx._check()                           # every key in its window, whatever the slices
+    if not idx._monotone:                  # sums accumulated over slices: rounding may differ
+        return []
+    return [idx._leaves, idx._hybrid, idx._seps, idx._key_leaf_counts]
+
+
+@given(st.data())
+def test_build_in_slices_equals_build_at_once(data):
+    """A build routes and fits ``FIT_CHUNK`` keys at a time; with monotone routing (whole
+    leaves per slice) any slice size gives the same leaf table as one slice of all keys,
+    and otherwise (per-leaf sums accumulated over slices) a valid one."""
+    dtype = data.draw(st.sampled_from(KEY_DTYPES), label="dtype")
+    keys = data.draw(sorted_keys(dtype, max_size=400), label="keys")
+    kw = dict(root=data.draw(st.sampled_from(ROOTS + (None,)), label="root"),
+              leaves=data.draw(st.sampled_from([1, 3, 16, 97]), label="leaves"),
+              max_error=data.draw(MAX_ERRORS, label="max_error"))
+    chunk = data.draw(st.sampled_from([1, 2, 5, 64]), label="chunk")
+    saved = rmi_module.FIT_CHUNK
+    try:
+        rmi_module.FIT_CHUNK = 1 << 40
+        whole = _build_state(keys, **kw)
+        rmi_module.FIT_CHUNK = chunk
+        sliced = _build_state(keys, **kw)
+    finally:
+        rmi_module.FIT_CHUNK = saved
+    for a, b in zip(whole, sliced):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+def test_build_in_slices_large_duplicate_runs():
+    """Runs of equal keys longer than a slice stay in one leaf, and so in one slice."""
+    keys = np.repeat(np.arange(50, dtype=np.int64) ** 3, 997)
+    saved = rmi_module.FIT_CHUNK
+    try:
+        rmi_module.FIT_CHUNK = 1 << 40
+        whole = _build_state(keys, leaves=200)
+        rmi_module.FIT_CHUNK = 1000
+        sliced = _build_state(keys, leaves=200)
+    finally:
+        rmi_module.FIT_CHUNK = saved
+    for a, b in zip(whole, sliced):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.uint64, np.float64, np.int32])
+def test_scattered_build_in_slices(dtype):
+    """Non-monotone routing (a cubic root on lognormal keys) fitted over many slices,
+    some stretched by a run of equal keys: every key in its window, answers exact."""
+    rng = np.random.default_rng(5)
+    keys = np.sort(np.concatenate([rng.lognormal(0, 2, 6000) * 1000, np.full(700, 500.0)])).astype(dtype)
+    saved = rmi_module.FIT_CHUNK
+    try:
+        rmi_module.FIT_CHUNK = 128
+        for max_error in (None, 8):
+            idx = RMI(keys, root="cubic", leaves=40, max_error=max_error, backend="numpy")
+            assert not idx._monotone
+            idx._check()
+            q = np.concatenate([keys, keys + 1]).astype(dtype)
+            np.testing.assert_array_equal(idx.searchsorted(q), np.searchsorted(keys, q))
+    finally:
+        rmi_module.FIT_CHUNK = saved
