@@ -223,25 +223,26 @@ def _non_decreasing(a: np.ndarray) -> bool:
     return True
 
 
-def _equal_ranges(keys: np.ndarray):
+def _equal_ranges(keys: np.ndarray, start: int = 0):
     """For every position ``i`` of sorted ``keys``: ``[lb_i, ub_i)`` is the run of keys
-    equal to ``keys[i]`` (int64 arrays).
+    equal to ``keys[i]`` (int64 arrays), counted from ``start`` (the position of
+    ``keys[0]`` when ``keys`` is a slice of a whole array).
 
     >>> [v.tolist() for v in _equal_ranges(np.array([1, 2, 2, 3]))]
     [[0, 1, 1, 3], [1, 3, 3, 4]]
     """
     n = keys.size
-    idx = np.arange(n, dtype=np.int64)
+    idx = np.arange(start, start + n, dtype=np.int64)
     if n < 2 or not np.any(keys[1:] == keys[:-1]):
         return idx, idx + 1
     new = np.empty(n, dtype=bool)
     new[0] = True
     np.not_equal(keys[1:], keys[:-1], out=new[1:])
-    lb = np.maximum.accumulate(np.where(new, idx, 0))
+    lb = np.maximum.accumulate(np.where(new, idx, start))
     end = np.empty(n, dtype=bool)
     end[-1] = True
     end[:-1] = new[1:]
-    ub = np.minimum.accumulate(np.where(end, idx + 1, n)[::-1])[::-1]
+    ub = np.minimum.accumulate(np.where(end, idx + 1, start + n)[::-1])[::-1]
     return lb, ub
 
 
@@ -585,7 +586,8 @@ class RMI(IndexBase):
             while l0 < L:
                 l1 = max(l0 + 1, int(np.searchsorted(ends, starts[l0] + FIT_CHUNK, side="right")))
                 k0, k1 = int(starts[l0]), int(ends[l1 - 1])
-                self._fit_leaf_run(l0, l1, k0, k1, leaf[k0:k1] - l0, counts[l0:l1], starts[l0:l1])
+                ids = leaf[k0:k1] - l0 if l0 else leaf[k0:k1]
+                self._fit_leaf_run(l0, l1, k0, k1, ids, counts[l0:l1], starts[l0:l1])
                 l0 = l1
         self._key_leaf_counts = counts
         self._make_hybrid(leaf, starts, counts)
@@ -609,10 +611,9 @@ class RMI(IndexBase):
         if keys.size:
             p = self._positions_from_offsets(d, leaf, rec)   # the lookup's own arithmetic
             del d
-            lb, ub = _equal_ranges(keys)
+            lb, ub = _equal_ranges(keys, k0)
             first = starts[nonempty] - k0
-            self._set_bounds(rec, nonempty, np.minimum.reduceat(lb + (k0 - p), first),
-                             np.maximum.reduceat(ub + (k0 - p), first))
+            self._set_bounds(rec, nonempty, np.minimum.reduceat(lb - p, first), np.maximum.reduceat(ub - p, first))
 
     def _fit_leaves_scattered(self, leaf: np.ndarray, counts: np.ndarray, starts: np.ndarray) -> None:
         """Fit the leaves of non-monotone routing (an MLP or cubic root may send keys
@@ -654,9 +655,9 @@ class RMI(IndexBase):
         for k0, k1 in slices:
             part = leaf[k0:k1]
             p = self._positions_from_offsets(offsets(k0, k1), part)
-            lb, ub = _equal_ranges(keys[k0:k1])
-            np.minimum.at(elo, part, lb + (k0 - p))
-            np.maximum.at(ehi, part, ub + (k0 - p))
+            lb, ub = _equal_ranges(keys[k0:k1], k0)
+            np.minimum.at(elo, part, lb - p)
+            np.maximum.at(ehi, part, ub - p)
         self._set_bounds(rec, nonempty, elo[nonempty], ehi[nonempty])
 
     def _scattered_slices(self) -> list[tuple[int, int]]:
