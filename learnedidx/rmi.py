@@ -85,7 +85,7 @@ HYBRID_DTYPE = np.dtype([("off", np.int64), ("count", np.int64), ("start", np.in
 
 #: Keys per slice of a build's routing (two stages) and leaf fitting: the build's
 #: temporaries, about 50 bytes per key, then exist for one slice (13 MB, in cache)
-#: instead of for all keys.  Measured against whole-array builds: 10M keys 0.8-0.9 ->
+#: instead of for all keys (a leaf of more keys is summed slice by slice).  Measured against whole-array builds: 10M keys 0.8-0.9 ->
 #: 0.4-0.6 s and a peak of 49-51 -> 6-9 bytes per key; 200M keys 24.8 -> 10.6 s
 #: (bench/RESULTS.md, "Builds in slices").  Three-stage builds still fit their middle
 #: models on all keys at once.
@@ -560,10 +560,10 @@ class RMI(IndexBase):
         Slices of about ``FIT_CHUNK`` keys at a time, so the float64 temporaries exist for
         one slice, not for all keys.  With monotone routing each leaf's keys are one run
         of the key array and a slice holds whole leaves (the same sums, so the same
-        models, as all at once); otherwise per-leaf sums accumulate over the slices
-        (:meth:`_fit_leaves_scattered`).
+        models, as all at once); otherwise, and for a leaf of more keys than a slice,
+        per-leaf sums accumulate over the slices (:meth:`_fit_leaves_scattered`).
 
-        Runtime complexity: ``O(n + L)``.
+        Runtime complexity: ``O(n + L log n)``.
         """
         L = self.n_leaves
         self._leaves = aligned_zeros(L, leaf_dtype(self.dtype))
@@ -573,13 +573,13 @@ class RMI(IndexBase):
             counts = np.diff(np.searchsorted(leaf, np.arange(L + 1, dtype=leaf.dtype)))
         else:
             counts = np.zeros(L, dtype=np.int64)
-            for k0, k1 in self._scattered_slices():
+            for k0, k1 in self._scattered_slices(0, leaf.size, L):
                 counts += np.bincount(leaf[k0:k1], minlength=L)
         # Position where each leaf's keys would start if routing is monotone; empty
         # leaves predict exactly that boundary with slope 0.
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
         if not self._monotone:
-            self._fit_leaves_scattered(leaf, counts, starts)
+            self._fit_leaves_scattered(0, L, 0, leaf.size, leaf, counts, starts)
         else:
             ends = starts + counts
             l0 = 0
@@ -587,7 +587,9 @@ class RMI(IndexBase):
                 l1 = max(l0 + 1, int(np.searchsorted(ends, starts[l0] + FIT_CHUNK, side="right")))
                 k0, k1 = int(starts[l0]), int(ends[l1 - 1])
                 ids = leaf[k0:k1] - l0 if l0 else leaf[k0:k1]
-                self._fit_leaf_run(l0, l1, k0, k1, ids, counts[l0:l1], starts[l0:l1])
+                # (more keys than a slice: one leaf, whose sums then accumulate over slices)
+                fit = self._fit_leaves_scattered if k1 - k0 > FIT_CHUNK else self._fit_leaf_run
+                fit(l0, l1, k0, k1, ids, counts[l0:l1], starts[l0:l1])
                 l0 = l1
         self._key_leaf_counts = counts
         self._make_hybrid(leaf, starts, counts)
@@ -615,64 +617,69 @@ class RMI(IndexBase):
             first = starts[nonempty] - k0
             self._set_bounds(rec, nonempty, np.minimum.reduceat(lb - p, first), np.maximum.reduceat(ub - p, first))
 
-    def _fit_leaves_scattered(self, leaf: np.ndarray, counts: np.ndarray, starts: np.ndarray) -> None:
-        """Fit the leaves of non-monotone routing (an MLP or cubic root may send keys
-        back to an earlier leaf), whose keys are scattered over the array: per-leaf
-        first keys and sums accumulate over slices in three passes (first keys and
-        means, centred sums, error bounds), as ``_per_group_linear`` computes them."""
-        keys, n, L = self._keys, self._n, self.n_leaves
-        rec = self._leaves
+    def _fit_leaves_scattered(self, l0: int, l1: int, k0: int, k1: int, leaf: np.ndarray, counts: np.ndarray,
+                              starts: np.ndarray) -> None:
+        """Fit leaves ``[l0, l1)`` whose keys lie anywhere in positions ``[k0, k1)``
+        (arguments as :meth:`_fit_leaf_run`'s), with per-leaf first keys and sums
+        accumulated over slices in three passes (first keys and means, centred sums,
+        error bounds), as ``_per_group_linear`` computes them: for non-monotone routing
+        (an MLP or cubic root may send keys back to an earlier leaf) and for a single
+        leaf of more keys than a slice."""
+        keys, n = self._keys, self._n
+        rec = self._leaves[l0:l1]
+        size = l1 - l0
         nonempty = np.flatnonzero(counts)
-        slices = self._scattered_slices()
-        first = np.full(L, n, dtype=np.int64)
-        for k0, k1 in slices:
-            np.minimum.at(first, leaf[k0:k1], np.arange(k0, k1, dtype=np.int64))
-        if n:
+        slices = self._scattered_slices(k0, k1, size)
+        first = np.full(size, n, dtype=np.int64)
+        for a, b in slices:
+            np.minimum.at(first, leaf[a - k0:b - k0], np.arange(a, b, dtype=np.int64))
+        if k1 > k0:
             self._set_bases(rec, nonempty, keys[first[nonempty]])
         base = rec["base"]
 
-        def offsets(k0, k1):
-            return self._offsets(keys[k0:k1], base[leaf[k0:k1]])
+        def offsets(a, b):
+            return self._offsets(keys[a:b], base[leaf[a - k0:b - k0]])
 
-        sx, sy, sxx, sxy = (np.zeros(L) for _ in range(4))
+        sx, sy, sxx, sxy = (np.zeros(size) for _ in range(4))
         with np.errstate(over="ignore", invalid="ignore"):
-            for k0, k1 in slices:
-                part = leaf[k0:k1]
-                sx += np.bincount(part, weights=offsets(k0, k1), minlength=L)
-                sy += np.bincount(part, weights=np.arange(k0, k1, dtype=np.float64), minlength=L)
+            for a, b in slices:
+                part = leaf[a - k0:b - k0]
+                sx += np.bincount(part, weights=offsets(a, b), minlength=size)
+                sy += np.bincount(part, weights=np.arange(a, b, dtype=np.float64), minlength=size)
             safe = np.where(counts > 0, counts, 1).astype(np.float64)
             mx, my = sx / safe, sy / safe
-            for k0, k1 in slices:
-                part = leaf[k0:k1]
-                dx = offsets(k0, k1) - mx[part]
-                sxx += np.bincount(part, weights=dx * dx, minlength=L)
-                sxy += np.bincount(part, weights=dx * (np.arange(k0, k1, dtype=np.float64) - my[part]), minlength=L)
+            for a, b in slices:
+                part = leaf[a - k0:b - k0]
+                dx = offsets(a, b) - mx[part]
+                sxx += np.bincount(part, weights=dx * dx, minlength=size)
+                sxy += np.bincount(part, weights=dx * (np.arange(a, b, dtype=np.float64) - my[part]), minlength=size)
             icept, slope = _line_from_sums(mx, my, sxx, sxy)
         self._set_lines(rec, icept, slope)
         self._set_empty(rec, counts, starts)
-        elo = np.full(L, np.iinfo(np.int64).max, dtype=np.int64)
-        ehi = np.full(L, np.iinfo(np.int64).min, dtype=np.int64)
-        for k0, k1 in slices:
-            part = leaf[k0:k1]
-            p = self._positions_from_offsets(offsets(k0, k1), part)
-            lb, ub = _equal_ranges(keys[k0:k1], k0)
+        elo = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+        ehi = np.full(size, np.iinfo(np.int64).min, dtype=np.int64)
+        for a, b in slices:
+            part = leaf[a - k0:b - k0]
+            p = self._positions_from_offsets(offsets(a, b), part, rec)
+            lb, ub = _equal_ranges(keys[a:b], a)
             np.minimum.at(elo, part, lb - p)
             np.maximum.at(ehi, part, ub - p)
         self._set_bounds(rec, nonempty, elo[nonempty], ehi[nonempty])
 
-    def _scattered_slices(self) -> list[tuple[int, int]]:
-        """``(k0, k1)`` position slices of the keys for :meth:`_fit_leaves_scattered`: at
-        least ``FIT_CHUNK`` keys and at least one per leaf (each slice's per-leaf sums
-        cost ``O(L)``), never splitting a run of equal keys (their bounds are the run's)."""
-        keys, n = self._keys, self._n
-        step = max(FIT_CHUNK, self.n_leaves)
-        out, k0 = [], 0
-        while k0 < n:
-            k1 = min(n, k0 + step)
-            if k1 < n:                         # extend to the end of a run of equal keys
-                k1 = int(np.searchsorted(keys, keys[k1 - 1], side="right"))
-            out.append((k0, k1))
-            k0 = k1
+    def _scattered_slices(self, k0: int, k1: int, size: int) -> list[tuple[int, int]]:
+        """``(a, b)`` slices of positions ``[k0, k1)`` for :meth:`_fit_leaves_scattered`,
+        of at least ``FIT_CHUNK`` and at least ``size`` keys (the leaves fitted: each
+        slice's per-leaf sums cost ``O(size)``) but the last, never splitting a run of
+        equal keys (their bounds are the run's)."""
+        keys = self._keys
+        step = max(FIT_CHUNK, size)
+        out, a = [], k0
+        while a < k1:
+            b = min(k1, a + step)
+            if b < k1:                         # extend to the end of a run of equal keys
+                b = min(k1, int(np.searchsorted(keys, keys[b - 1], side="right")))
+            out.append((a, b))
+            a = b
         return out
 
     def _set_bases(self, rec: np.ndarray, nonempty: np.ndarray, first_keys: np.ndarray) -> None:
@@ -737,7 +744,7 @@ class RMI(IndexBase):
         else:
             first = np.full(self.n_leaves, self._n, dtype=np.int64)
             last = np.zeros(self.n_leaves, dtype=np.int64)
-            for k0, k1 in self._scattered_slices():
+            for k0, k1 in self._scattered_slices(0, self._n, self.n_leaves):
                 pos = np.arange(k0, k1, dtype=np.int64)
                 np.minimum.at(first, leaf[k0:k1], pos)
                 np.maximum.at(last, leaf[k0:k1], pos)

@@ -554,8 +554,8 @@ class _Estimator:
                 self._samples[m] = (self.keys, 1.0)
             else:
                 pos = np.linspace(0, self.n - 1, max(m, 2)).round().astype(np.int64)
-                # sorted already; rounding half to even can repeat a position (1.5 and 2.5
-                # both round to 2): drop repeats in one pass (np.unique would hash all m)
+                # sorted and, with a spacing of at least 1, distinct; repeats are dropped in
+                # one pass as a safeguard against linspace's rounding (np.unique would sort)
                 pos = pos[np.concatenate(([True], pos[1:] != pos[:-1]))]
                 self._samples[m] = (np.ascontiguousarray(self.keys[pos]), (self.n - 1) / (pos.size - 1))
         return self._samples[m]

@@ -545,22 +545,23 @@ def test_default_root_stays_radix_where_it_works(name):
 def _build_state(keys, **kw) -> list[np.ndarray]:
     idx = RMI(keys, backend="numpy", **kw)
     idx._check()                           # every key in its window, whatever the slices
-    if not idx._monotone:                  # sums accumulated over slices: rounding may differ
-        return []
+    if not idx._monotone or (keys.size and idx._key_leaf_counts.max() > rmi_module.FIT_CHUNK):
+        return []                          # sums accumulated over slices: rounding may differ
     return [idx._leaves, idx._hybrid, idx._seps, idx._key_leaf_counts]
 
 
 @given(st.data())
 def test_build_in_slices_equals_build_at_once(data):
-    """A build routes and fits ``FIT_CHUNK`` keys at a time; with monotone routing (whole
-    leaves per slice) any slice size gives the same leaf table as one slice of all keys,
-    and otherwise (per-leaf sums accumulated over slices) a valid one."""
+    """A build routes and fits ``FIT_CHUNK`` keys at a time; with monotone routing and no
+    leaf larger than a slice (whole leaves per slice) any slice size gives the same leaf
+    table as one slice of all keys, and otherwise (per-leaf sums accumulated over slices)
+    a valid one."""
     dtype = data.draw(st.sampled_from(KEY_DTYPES), label="dtype")
     keys = data.draw(sorted_keys(dtype, max_size=400), label="keys")
     kw = dict(root=data.draw(st.sampled_from(ROOTS + (None,)), label="root"),
               leaves=data.draw(st.sampled_from([1, 3, 16, 97]), label="leaves"),
               max_error=data.draw(MAX_ERRORS, label="max_error"))
-    chunk = data.draw(st.sampled_from([1, 2, 5, 64]), label="chunk")
+    chunk = data.draw(st.sampled_from([1, 2, 5, 64, 512]), label="chunk")
     saved = rmi_module.FIT_CHUNK
     try:
         rmi_module.FIT_CHUNK = 1 << 40
@@ -575,17 +576,43 @@ def test_build_in_slices_equals_build_at_once(data):
 
 def test_build_in_slices_large_duplicate_runs():
     """Runs of equal keys longer than a slice stay in one leaf, and so in one slice."""
-    keys = np.repeat(np.arange(50, dtype=np.int64) ** 3, 997)
+    keys = np.repeat(np.arange(50, dtype=np.int64) * 1000, 997)     # one run per leaf
     saved = rmi_module.FIT_CHUNK
     try:
         rmi_module.FIT_CHUNK = 1 << 40
-        whole = _build_state(keys, leaves=200)
+        whole = _build_state(keys, root="linear", leaves=50)
         rmi_module.FIT_CHUNK = 1000
-        sliced = _build_state(keys, leaves=200)
+        sliced = _build_state(keys, root="linear", leaves=50)
     finally:
         rmi_module.FIT_CHUNK = saved
+    assert sliced
     for a, b in zip(whole, sliced):
         np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.uint64, np.float32])
+def test_leaf_larger_than_a_slice(dtype):
+    """A leaf of more keys than a slice (one leaf for all keys, or a crowded one) sums its
+    keys slice by slice: every key in its window, answers exact, windows as narrow as a
+    fit over all its keys at once gives, give or take rounding."""
+    rng = np.random.default_rng(11)
+    keys = np.sort(np.concatenate([rng.lognormal(0, 1, 4000) * 100, np.full(300, 7.0)])).astype(dtype)
+    saved = rmi_module.FIT_CHUNK
+    try:
+        for leaves in (1, 3):
+            rmi_module.FIT_CHUNK = 1 << 40
+            whole = RMI(keys, root="linear", leaves=leaves, backend="numpy")
+            rmi_module.FIT_CHUNK = 50
+            idx = RMI(keys, root="linear", leaves=leaves, backend="numpy")
+            assert idx._monotone and idx._key_leaf_counts.max() > 50
+            idx._check()
+            q = np.concatenate([keys, np.nextafter(keys, np.inf).astype(dtype)])
+            np.testing.assert_array_equal(idx.searchsorted(q), np.searchsorted(keys, q))
+            w_whole = whole._leaves["ehi"].astype(np.int64) - whole._leaves["elo"]
+            w_sliced = idx._leaves["ehi"].astype(np.int64) - idx._leaves["elo"]
+            assert np.all(np.abs(w_sliced - w_whole) <= 2 + w_whole // 1000)
+    finally:
+        rmi_module.FIT_CHUNK = saved
 
 
 @pytest.mark.parametrize("dtype", [np.uint64, np.float64, np.int32])
