@@ -83,12 +83,12 @@ _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 #: every key routed to the leaf.
 HYBRID_DTYPE = np.dtype([("off", np.int64), ("count", np.int64), ("start", np.int64), ("end", np.int64)])
 
-#: Keys per slice of a build's routing (two stages) and leaf fitting: the build's
+#: Keys per slice of a build's routing, middle models and leaf fitting: the build's
 #: temporaries, about 50 bytes per key, then exist for one slice (13 MB, in cache)
-#: instead of for all keys (a leaf of more keys is summed slice by slice).  Measured against whole-array builds: 10M keys 0.8-0.9 ->
-#: 0.4-0.6 s and a peak of 49-51 -> 6-9 bytes per key; 200M keys 24.8 -> 10.6 s
-#: (bench/RESULTS.md, "Builds in slices").  Three-stage builds still fit their middle
-#: models on all keys at once.
+#: instead of for all keys (a leaf or middle group of more keys is summed slice by
+#: slice).  Measured against whole-array builds: 10M keys 0.8-0.9 -> 0.4-0.6 s and a
+#: peak of 49-51 -> 6-9 bytes per key; 200M keys 24.8 -> 10.6 s (bench/RESULTS.md,
+#: "Builds in slices").
 FIT_CHUNK = 1 << 18
 #: Root evaluations of at least this many values use the compiled kernel in a build.
 _COMPILED_ROUTING_MIN = 4096
@@ -211,6 +211,29 @@ def _line_from_sums(mx, my, sxx, sxy):
     icept[bad] = my[bad]
     slope[bad] = 0.0
     return icept, slope
+
+
+def _sliced_linear(ids_of, size: int, slices, x_of, y_of):
+    """Least-squares ``(intercept, slope)`` per group of ``size`` groups, from sums
+    accumulated over position ``slices``; ``ids_of(a, b)``, ``x_of(a, b)`` and ``y_of(a,
+    b)`` give positions ``[a, b)``'s group ids and values.  Two passes (means, then centred
+    sums) as :func:`_per_group_linear`; a group inside one slice gets the same sums as
+    one pass over all values gives it.  Memory: ``O(size)`` plus one slice's values."""
+    cnt, sx, sy, sxx, sxy = (np.zeros(size) for _ in range(5))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for a, b in slices:
+            g = ids_of(a, b)
+            cnt += np.bincount(g, minlength=size)
+            sx += np.bincount(g, weights=x_of(a, b), minlength=size)
+            sy += np.bincount(g, weights=y_of(a, b), minlength=size)
+        safe = np.where(cnt > 0, cnt, 1.0)
+        mx, my = sx / safe, sy / safe
+        for a, b in slices:
+            g = ids_of(a, b)
+            dx = x_of(a, b) - mx[g]
+            sxx += np.bincount(g, weights=dx * dx, minlength=size)
+            sxy += np.bincount(g, weights=dx * (y_of(a, b) - my[g]), minlength=size)
+        return _line_from_sums(mx, my, sxx, sxy)
 
 
 def _non_decreasing(a: np.ndarray) -> bool:
@@ -404,38 +427,70 @@ class RMI(IndexBase):
                 params["bits"] = _default_radix_bits(n)
             self.root = model_cls.fit(t_sample, sample * scale, **params)
         del t_sample
-        if self.stages == 2:
-            self._fit_leaves(self._route_keys())
-            return
-        # three stages: the middle models are fitted on every key at once
-        t = self._normalise(keys)
-        group = _clamp_index(self._root_predict(t), first_stage)
-        y = np.arange(n) * (L / n if n else 0.0)
-        if self.middle_model == "mlp":
-            self._fit_mlp_middle(group, t, y)
-        else:
-            a, b, _ = _per_group_linear(group, t, y, self.n_middle)
-            vec = np.empty(2 * self.n_middle)
-            vec[0::2], vec[1::2] = a, b
-            self._set_middle(vec, Linear.kind, 0)
-        del y
-        leaf = _clamp_index(self._middle_predict(group, t), L)
-        del t, group
-        self._fit_leaves(leaf)
+        group = self._route_keys(first_stage)
+        if self.stages == 3:
+            self._fit_middle(group)
+            group = self._route_middle(group)
+        self._fit_leaves(group)
 
-    def _route_keys(self) -> np.ndarray:
-        """Leaf of every key for a two-stage build, routed ``FIT_CHUNK`` keys at a time, so
-        the normalised keys and root outputs exist for one slice at a time, not for all.
+    def _route_keys(self, size: int) -> np.ndarray:
+        """Root output of every key, clamped to ``[0, size)`` (a leaf, or a middle model
+        with three stages), routed ``FIT_CHUNK`` keys at a time, so the normalised keys
+        and root outputs exist for one slice at a time, not for all.
 
-        Runtime complexity: ``O(n)``; memory: ``n`` int32 leaf ids plus ``O(FIT_CHUNK)``.
+        Runtime complexity: ``O(n)``; memory: ``n`` int32 ids plus ``O(FIT_CHUNK)``.
         """
         keys, n = self._keys, self._n
-        leaf = np.empty(n, dtype=np.int32 if self.n_leaves <= _INT32_MAX else np.int64)   # half the bytes
+        ids = np.empty(n, dtype=np.int32 if size <= _INT32_MAX else np.int64)   # half the bytes
         compiled = n >= _COMPILED_ROUTING_MIN    # one evaluation path for every slice
         for k0 in range(0, n, FIT_CHUNK):
             part = slice(k0, min(n, k0 + FIT_CHUNK))
-            leaf[part] = _clamp_index(self._root_predict(self._normalise(keys[part]), compiled), self.n_leaves)
+            ids[part] = _clamp_index(self._root_predict(self._normalise(keys[part]), compiled), size)
+        return ids
+
+    def _route_middle(self, group: np.ndarray) -> np.ndarray:
+        """Leaf of every key of a three-stage build, given its middle model ``group``,
+        ``FIT_CHUNK`` keys at a time."""
+        keys, n, L = self._keys, self._n, self.n_leaves
+        leaf = np.empty(n, dtype=np.int32 if L <= _INT32_MAX else np.int64)
+        for k0 in range(0, n, FIT_CHUNK):
+            part = slice(k0, min(n, k0 + FIT_CHUNK))
+            leaf[part] = _clamp_index(self._middle_predict(group[part], self._normalise(keys[part])), L)
         return leaf
+
+    def _fit_middle(self, group: np.ndarray) -> None:
+        """Fit the middle models of a three-stage build, each on the keys the root sends
+        it (``group``), to predict a key's leaf (its position scaled to the leaf count)."""
+        n, M = self._n, self.n_middle
+        scale = self.n_leaves / n if n else 0.0
+        if self.middle_model == "mlp":
+            self._fit_mlp_middle(group, scale)
+            return
+        a, b = _sliced_linear(lambda k0, k1: group[k0:k1], M, self._group_slices(group, M),
+                              lambda k0, k1: self._normalise(self._keys[k0:k1]),
+                              lambda k0, k1: np.arange(k0, k1) * scale)
+        vec = np.empty(2 * M)
+        vec[0::2], vec[1::2] = a, b
+        self._set_middle(vec, Linear.kind, 0)
+
+    def _group_slices(self, group: np.ndarray, size: int) -> list[tuple[int, int]]:
+        """Position slices for per-group sums over ``group`` (ids in ``[0, size)``): for
+        sorted ids, whole groups of up to ``FIT_CHUNK`` keys per slice (so each group's
+        sums are those of one pass over all keys) and a bigger group in pieces of
+        ``FIT_CHUNK``; otherwise :meth:`_scattered_slices`."""
+        n = group.size
+        if not _non_decreasing(group):
+            return self._scattered_slices(0, n, size)
+        ends = np.searchsorted(group, np.arange(1, size + 1, dtype=group.dtype))
+        out, k0 = [], 0
+        while k0 < n:
+            j = int(np.searchsorted(ends, k0 + FIT_CHUNK, side="right")) - 1
+            k1 = int(ends[j]) if j >= 0 else k0            # the last whole group that fits
+            if k1 <= k0:                       # the group at k0 alone is longer than a slice
+                k1 = min(n, k0 + FIT_CHUNK)
+            out.append((k0, k1))
+            k0 = k1
+        return out
 
     def _default_root(self, t: np.ndarray, y: np.ndarray, size: int):
         """The default root, fitted on the sample ``(t, y)`` routing to ``size`` groups: a
@@ -473,8 +528,9 @@ class RMI(IndexBase):
             return get_model("spline").fit(t, y, knots=knots)
         return radix
 
-    def _fit_mlp_middle(self, group: np.ndarray, t: np.ndarray, y: np.ndarray) -> None:
-        """One small network per middle model, fitted on the keys the root sends it.
+    def _fit_mlp_middle(self, group: np.ndarray, scale: float) -> None:
+        """One small network per middle model, fitted on the keys the root sends it
+        (``group``) to predict their positions times ``scale``.
 
         Middle networks default to the closed-form fit (``epochs=0``: hinge features at
         the group's quantiles, least-squares output), which needs no torch and costs
@@ -484,13 +540,14 @@ class RMI(IndexBase):
         M = self.n_middle
         order, bounds = _group_order(group, M)
         members = [order[bounds[m]:bounds[m + 1]] for m in range(M)]
-        models = [MLP.fit(t[sel], y[sel], **params) if sel.size else None for sel in members]
+        models = [MLP.fit(self._normalise(self._keys[sel]), sel * scale, **params) if sel.size else None
+                  for sel in members]
         shape = next((mod for mod in models if mod is not None), None)
         if shape is None:                                   # no keys at all
             shape = MLP.fit(np.linspace(0, 1, 4), np.zeros(4), **params)
         for m in range(M):
             if models[m] is None:     # no key routes here: a constant, the next leaf's start
-                start = float(y[order[bounds[m]]]) if bounds[m] < t.size else float(self.n_leaves - 1)
+                start = float(order[bounds[m]] * scale) if bounds[m] < self._n else float(self.n_leaves - 1)
                 models[m] = MLP([(np.zeros_like(W), np.zeros_like(b)) for W, b in shape.layers[:-1]]
                                 + [(np.zeros_like(shape.layers[-1][0]), np.array([start]))])
         size = shape.kernel_params()[1]
@@ -621,10 +678,9 @@ class RMI(IndexBase):
                               starts: np.ndarray) -> None:
         """Fit leaves ``[l0, l1)`` whose keys lie anywhere in positions ``[k0, k1)``
         (arguments as :meth:`_fit_leaf_run`'s), with per-leaf first keys and sums
-        accumulated over slices in three passes (first keys and means, centred sums,
-        error bounds), as ``_per_group_linear`` computes them: for non-monotone routing
-        (an MLP or cubic root may send keys back to an earlier leaf) and for a single
-        leaf of more keys than a slice."""
+        accumulated over slices (first keys, then :func:`_sliced_linear`, then error
+        bounds): for non-monotone routing (an MLP or cubic root may send keys back to an
+        earlier leaf) and for a single leaf of more keys than a slice."""
         keys, n = self._keys, self._n
         rec = self._leaves[l0:l1]
         size = l1 - l0
@@ -640,20 +696,8 @@ class RMI(IndexBase):
         def offsets(a, b):
             return self._offsets(keys[a:b], base[leaf[a - k0:b - k0]])
 
-        sx, sy, sxx, sxy = (np.zeros(size) for _ in range(4))
-        with np.errstate(over="ignore", invalid="ignore"):
-            for a, b in slices:
-                part = leaf[a - k0:b - k0]
-                sx += np.bincount(part, weights=offsets(a, b), minlength=size)
-                sy += np.bincount(part, weights=np.arange(a, b, dtype=np.float64), minlength=size)
-            safe = np.where(counts > 0, counts, 1).astype(np.float64)
-            mx, my = sx / safe, sy / safe
-            for a, b in slices:
-                part = leaf[a - k0:b - k0]
-                dx = offsets(a, b) - mx[part]
-                sxx += np.bincount(part, weights=dx * dx, minlength=size)
-                sxy += np.bincount(part, weights=dx * (np.arange(a, b, dtype=np.float64) - my[part]), minlength=size)
-            icept, slope = _line_from_sums(mx, my, sxx, sxy)
+        icept, slope = _sliced_linear(lambda a, b: leaf[a - k0:b - k0], size, slices, offsets,
+                                      lambda a, b: np.arange(a, b, dtype=np.float64))
         self._set_lines(rec, icept, slope)
         self._set_empty(rec, counts, starts)
         elo = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)

@@ -545,7 +545,8 @@ def test_default_root_stays_radix_where_it_works(name):
 def _build_state(keys, **kw) -> list[np.ndarray]:
     idx = RMI(keys, backend="numpy", **kw)
     idx._check()                           # every key in its window, whatever the slices
-    if not idx._monotone or (keys.size and idx._key_leaf_counts.max() > rmi_module.FIT_CHUNK):
+    if (not idx._monotone or (keys.size and idx._key_leaf_counts.max() > rmi_module.FIT_CHUNK)
+            or (idx.stages == 3 and keys.size > rmi_module.FIT_CHUNK)):
         return []                          # sums accumulated over slices: rounding may differ
     return [idx._leaves, idx._hybrid, idx._seps, idx._key_leaf_counts]
 
@@ -561,6 +562,8 @@ def test_build_in_slices_equals_build_at_once(data):
     kw = dict(root=data.draw(st.sampled_from(ROOTS + (None,)), label="root"),
               leaves=data.draw(st.sampled_from([1, 3, 16, 97]), label="leaves"),
               max_error=data.draw(MAX_ERRORS, label="max_error"))
+    if data.draw(st.booleans(), label="three stages"):
+        kw.update(stages=3, middle_model=data.draw(st.sampled_from(["linear", "mlp"]), label="middle"))
     chunk = data.draw(st.sampled_from([1, 2, 5, 64, 512]), label="chunk")
     saved = rmi_module.FIT_CHUNK
     try:
@@ -629,6 +632,10 @@ def test_scattered_build_in_slices(dtype):
             assert not idx._monotone
             idx._check()
             q = np.concatenate([keys, keys + 1]).astype(dtype)
+            np.testing.assert_array_equal(idx.searchsorted(q), np.searchsorted(keys, q))
+        for middle_model in ("linear", "mlp"):     # three stages: middle groups over many slices
+            idx = RMI(keys, root="cubic", stages=3, middle=3, leaves=60, middle_model=middle_model)
+            idx._check()
             np.testing.assert_array_equal(idx.searchsorted(q), np.searchsorted(keys, q))
     finally:
         rmi_module.FIT_CHUNK = saved
