@@ -538,16 +538,25 @@ class RMI(IndexBase):
         """
         params = {"hidden": [8], "epochs": 0, **self.middle_params}
         M = self.n_middle
-        order, bounds = _group_order(group, M)
-        members = [order[bounds[m]:bounds[m + 1]] for m in range(M)]
-        models = [MLP.fit(self._normalise(self._keys[sel]), sel * scale, **params) if sel.size else None
-                  for sel in members]
+        if _non_decreasing(group):             # each group a run of positions: no argsort
+            order = None
+            bounds = np.concatenate(([0], np.searchsorted(group, np.arange(1, M + 1, dtype=group.dtype))))
+        else:
+            order, bounds = _group_order(group, M)
+
+        def member(m):                         # positions of group m's keys
+            return np.arange(bounds[m], bounds[m + 1]) if order is None else order[bounds[m]:bounds[m + 1]]
+        models = []
+        for m in range(M):
+            sel = member(m)
+            models.append(MLP.fit(self._normalise(self._keys[sel]), sel * scale, **params) if sel.size else None)
         shape = next((mod for mod in models if mod is not None), None)
         if shape is None:                                   # no keys at all
             shape = MLP.fit(np.linspace(0, 1, 4), np.zeros(4), **params)
         for m in range(M):
             if models[m] is None:     # no key routes here: a constant, the next leaf's start
-                start = float(order[bounds[m]] * scale) if bounds[m] < self._n else float(self.n_leaves - 1)
+                first = bounds[m] if order is None or bounds[m] >= self._n else order[bounds[m]]
+                start = float(first * scale) if bounds[m] < self._n else float(self.n_leaves - 1)
                 models[m] = MLP([(np.zeros_like(W), np.zeros_like(b)) for W, b in shape.layers[:-1]]
                                 + [(np.zeros_like(shape.layers[-1][0]), np.array([start]))])
         size = shape.kernel_params()[1]
