@@ -159,23 +159,14 @@ def _group_order(group: np.ndarray, size: int):
     return order, np.concatenate(([0], np.cumsum(np.bincount(group, minlength=size))))
 
 
-def _per_group_linear(group: np.ndarray, x: np.ndarray, y: np.ndarray, size: int, contiguous: bool = False):
-    """Least-squares ``(intercept, slope, count)`` per group, with no loop over groups.
-
-    Sums come from ``np.bincount``, or, when ``contiguous`` (``group`` non-decreasing,
-    as monotone routing gives), from ``np.add.reduceat`` over the runs, which avoids
-    the scatter.  Two passes (means, then centred sums) keep precision for large offsets.
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _per_group_linear_sums(group, x, y, size, contiguous)
-
-
-def _group_sums(group, size, contiguous, cnt):
-    """``sums(values)`` per group, and ``spread(per_group)`` back to every element."""
-    if not contiguous:
-        return (lambda v: np.bincount(group, weights=v, minlength=size)), (lambda g: g[group])
-    ids = np.flatnonzero(cnt)
-    runs = cnt[ids].astype(np.int64)
+def _runs_linear(counts: np.ndarray, x: np.ndarray, y: np.ndarray):
+    """Least-squares ``(intercept, slope)`` per group, with no loop over groups, for values
+    in runs: group ``g`` is the next ``counts[g]`` elements of ``x`` and ``y`` (as monotone
+    routing lays out a leaf's keys).  Sums come from ``np.add.reduceat`` over the runs, no
+    scatter; two passes (means, then centred sums) keep precision for large offsets."""
+    size = counts.size
+    ids = np.flatnonzero(counts)
+    runs = counts[ids]
     starts = np.concatenate(([0], np.cumsum(runs)[:-1]))
 
     def sums(v):
@@ -183,20 +174,18 @@ def _group_sums(group, size, contiguous, cnt):
         if ids.size:
             out[ids] = np.add.reduceat(v, starts)
         return out
-    return sums, (lambda g: np.repeat(g[ids], runs))
 
+    def spread(per_group):
+        return np.repeat(per_group[ids], runs)
 
-def _per_group_linear_sums(group, x, y, size, contiguous):
-    cnt = np.bincount(group, minlength=size).astype(np.float64)
-    sums, spread = _group_sums(group, size, contiguous, cnt)
-    safe = np.where(cnt > 0, cnt, 1.0)
-    mx = sums(x) / safe
-    my = sums(y) / safe
-    dx = x - spread(mx)
-    sxx = sums(dx * dx)
-    sxy = sums(dx * (y - spread(my)))
-    icept, slope = _line_from_sums(mx, my, sxx, sxy)
-    return icept, slope, cnt
+    with np.errstate(over="ignore", invalid="ignore"):
+        safe = np.where(counts > 0, counts, 1).astype(np.float64)
+        mx = sums(x) / safe
+        my = sums(y) / safe
+        dx = x - spread(mx)
+        sxx = sums(dx * dx)
+        sxy = sums(dx * (y - spread(my)))
+        return _line_from_sums(mx, my, sxx, sxy)
 
 
 def _line_from_sums(mx, my, sxx, sxy):
@@ -217,7 +206,7 @@ def _sliced_linear(ids_of, size: int, slices, x_of, y_of):
     """Least-squares ``(intercept, slope)`` per group of ``size`` groups, from sums
     accumulated over position ``slices``; ``ids_of(a, b)``, ``x_of(a, b)`` and ``y_of(a,
     b)`` give positions ``[a, b)``'s group ids and values.  Two passes (means, then centred
-    sums) as :func:`_per_group_linear`; a group inside one slice gets the same sums as
+    sums) as :func:`_runs_linear`; a group inside one slice gets the same sums as
     one pass over all values gives it.  Memory: ``O(size)`` plus one slice's values."""
     cnt, sx, sy, sxx, sxy = (np.zeros(size) for _ in range(5))
     with np.errstate(over="ignore", invalid="ignore"):
@@ -435,28 +424,29 @@ class RMI(IndexBase):
 
     def _route_keys(self, size: int) -> np.ndarray:
         """Root output of every key, clamped to ``[0, size)`` (a leaf, or a middle model
-        with three stages), routed ``FIT_CHUNK`` keys at a time, so the normalised keys
-        and root outputs exist for one slice at a time, not for all.
+        with three stages), routed ``FIT_CHUNK`` keys at a time (:meth:`_ids_in_slices`)."""
+        compiled = self._n >= _COMPILED_ROUTING_MIN    # one evaluation path for every slice
+        return self._ids_in_slices(size, lambda part, t: self._root_predict(t, compiled))
+
+    def _route_middle(self, group: np.ndarray) -> np.ndarray:
+        """Leaf of every key of a three-stage build, given its middle model ``group``,
+        ``FIT_CHUNK`` keys at a time."""
+        return self._ids_in_slices(self.n_leaves, lambda part, t: self._middle_predict(group[part], t))
+
+    def _ids_in_slices(self, size: int, predict) -> np.ndarray:
+        """``predict(part, t)`` (a stage's output for the keys at positions ``part``, a
+        slice, normalised to ``t``) clamped to ``[0, size)``, for every key, ``FIT_CHUNK``
+        keys at a time, so the normalised keys and the outputs exist for one slice at a
+        time, not for all.
 
         Runtime complexity: ``O(n)``; memory: ``n`` int32 ids plus ``O(FIT_CHUNK)``.
         """
         keys, n = self._keys, self._n
         ids = np.empty(n, dtype=np.int32 if size <= _INT32_MAX else np.int64)   # half the bytes
-        compiled = n >= _COMPILED_ROUTING_MIN    # one evaluation path for every slice
         for k0 in range(0, n, FIT_CHUNK):
             part = slice(k0, min(n, k0 + FIT_CHUNK))
-            ids[part] = _clamp_index(self._root_predict(self._normalise(keys[part]), compiled), size)
+            ids[part] = _clamp_index(predict(part, self._normalise(keys[part])), size)
         return ids
-
-    def _route_middle(self, group: np.ndarray) -> np.ndarray:
-        """Leaf of every key of a three-stage build, given its middle model ``group``,
-        ``FIT_CHUNK`` keys at a time."""
-        keys, n, L = self._keys, self._n, self.n_leaves
-        leaf = np.empty(n, dtype=np.int32 if L <= _INT32_MAX else np.int64)
-        for k0 in range(0, n, FIT_CHUNK):
-            part = slice(k0, min(n, k0 + FIT_CHUNK))
-            leaf[part] = _clamp_index(self._middle_predict(group[part], self._normalise(keys[part])), L)
-        return leaf
 
     def _fit_middle(self, group: np.ndarray) -> None:
         """Fit the middle models of a three-stage build, each on the keys the root sends
@@ -672,7 +662,7 @@ class RMI(IndexBase):
             self._set_bases(rec, nonempty, keys[starts[nonempty] - k0])
             d = self._offsets(keys, rec["base"][leaf])
             y = np.arange(k0, k1, dtype=np.float64)
-            icept, slope, _ = _per_group_linear(leaf, d, y, l1 - l0, contiguous=True)
+            icept, slope = _runs_linear(counts, d, y)
             del y
             self._set_lines(rec, icept, slope)
         self._set_empty(rec, counts, starts)
