@@ -189,8 +189,7 @@ class SortedDict(_SortedBase, MutableMapping):
             if real is not None and real in self:
                 return self[real]
         else:
-            if not self._ns and not self._blen:
-                _equal_real(key)                  # empty: nothing was compared; an unhashable still raises
+            self._check_hashable_if_empty(key)
         raise KeyError(key)
 
     def __setitem__(self, key, value):

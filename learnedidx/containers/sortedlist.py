@@ -112,9 +112,15 @@ class _SortedBase(Store):
         except TypeError:
             real = _equal_real(value)
             return real is not None and real in self
-        if not found and not self._ns and not self._blen:
-            _equal_real(value)                    # empty: nothing was compared; an unhashable still raises
+        if not found:
+            self._check_hashable_if_empty(value)
         return found
+
+    def _check_hashable_if_empty(self, value) -> None:
+        """An empty container compared nothing, so an unhashable ``value`` raised nothing
+        yet: raise the ``TypeError`` a hash table would (:func:`_equal_real`)."""
+        if not self._ns and not self._blen:
+            _equal_real(value)
 
     @classmethod
     def _prepare(cls, keys: np.ndarray, vals):
