@@ -72,9 +72,13 @@ def cdf_fit_plot(keys: np.ndarray, rmi, path: str, sample: int = 20_000) -> str:
     n = keys.size
     pick = np.unique(np.linspace(0, n - 1, min(n, sample)).astype(np.int64))
     leaf, pos, lo, hi = rmi.predict(keys[pick])
-    rec = rmi._leaves
-    width = rec["ehi"].astype(np.int64) - rec["elo"]
-    worst = int(np.argmax(width))
+    if getattr(rmi, "leaf_model", "linear") == "fences":   # no per-leaf bound: the widest sampled window's leaf
+        worst = int(leaf[np.argmax(hi - lo)])
+        width = {worst: int((hi - lo).max())}
+    else:
+        rec = rmi._leaves
+        width = rec["ehi"].astype(np.int64) - rec["elo"]
+        worst = int(np.argmax(width))
     all_leaf, _, _, _ = rmi.predict(keys)
     members = np.flatnonzero(all_leaf == worst)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.8))

@@ -64,6 +64,42 @@ def leaf_dtype(key_dtype: np.dtype) -> np.dtype:
 #: Bytes of one leaf record, whatever the key dtype.
 LEAF_BYTES = leaf_dtype(np.dtype(np.uint64)).itemsize
 
+#: Fences in one fence leaf record; an unused lane's value (above every quantised key).
+LEAF_FENCES = 22
+FENCE_UNUSED = 65535
+#: The largest quantised key, and the value the last fence's offset is scaled to.
+FENCE_TOP = 65534
+FENCE_SCALE_TO = 65532
+
+
+def fence_leaf_dtype(key_dtype: np.dtype) -> np.dtype:
+    """The structured dtype of one *fence leaf* for keys of ``key_dtype`` (64 bytes).
+
+    ``(base, start, step, scale, fences)``: the leaf's first position ``start`` and the
+    key count ``step`` between fences, and 22 fences, the keys at positions ``start + j *
+    step`` (``j = 1..22``, those inside the leaf's span), quantised as ``q(key) = 1 +
+    floor((key - base) * scale)`` capped at 65534, where ``base`` is the first fence's
+    key (``q`` is 0 below it) and ``scale`` maps the last fence's offset to 65532, so
+    only the fences' own range is quantised (keys far beyond the first or the last
+    fence, such as a leaf's outliers, cost it no resolution).  Unused lanes hold 65535,
+    above every ``q``.  ``q`` is non-decreasing in the key, so the fences are too, and a
+    target ``x`` with ``a`` fences below ``q(x)`` and ``b`` at most ``q(x)`` has its lower
+    bound in ``[start + a * step + (a > 0), start + (b + 1) * step]`` (see :class:`RMI`'s
+    ``leaf_model``).  Keys clustered far apart inside one leaf share quantised values,
+    and their windows widen (never their answers).  A table aligned to 64 bytes puts
+    each record in one cache line: the line a lookup reads for its leaf anyway.
+
+    >>> fence_leaf_dtype(np.dtype(np.float32)).itemsize
+    64
+    """
+    base = {"u": np.uint64, "i": np.int64, "f": np.float64}[key_dtype.kind]
+    return np.dtype([("base", base), ("start", np.uint32), ("step", np.uint32), ("scale", np.float32),
+                     ("fences", np.uint16, (LEAF_FENCES,))])
+
+
+#: Bytes of one fence leaf record.
+FENCE_LEAF_BYTES = fence_leaf_dtype(np.dtype(np.uint64)).itemsize
+
 
 def icept_unit(n: int) -> float:
     """Positions counted by one unit of a leaf's int32 ``icept``: 1 below 2**30 keys,
@@ -90,6 +126,7 @@ HYBRID_DTYPE = np.dtype([("off", np.int64), ("count", np.int64), ("start", np.in
 #: peak of 49-51 -> 6-9 bytes per key; 200M keys 24.8 -> 10.6 s (bench/RESULTS.md,
 #: "Builds in slices").
 FIT_CHUNK = 1 << 18
+_UINT32_MAX = 2 ** 32 - 1
 #: Root evaluations of at least this many values use the compiled kernel in a build.
 _COMPILED_ROUTING_MIN = 4096
 
@@ -278,6 +315,15 @@ class RMI(IndexBase):
     linear models between root and leaves); ``max_error``: leaves whose window would be
     wider than this many keys become *hybrid* leaves (a separator array, see
     :meth:`_make_hybrid`), so no lookup searches a wider window (None: no bound).
+    ``leaf_model``: ``"linear"`` (a line and error bounds per leaf) or ``"fences"``
+    (:func:`fence_leaf_dtype`: 22 of the leaf's keys, quantised to 16 bits, in one
+    64-byte record; a lookup counts those below its target with a few vector compares
+    and searches the ``1/23`` of the leaf's span between two of them, or more where
+    fences share a quantised value).  Fence leaves fit no model and need no error
+    bounds; on clustered keys, where lines fit badly, they give narrower windows in the
+    same bytes (GSHHG, 594 KB: average log2 window 6.48 against 8.44, bench/RESULTS.md,
+    "Fence leaves"), on smooth keys lines win.  They exclude ``max_error`` and hold
+    32-bit positions (fewer than 2**32 keys).
     ``backend`` picks the lookup path: ``"compiled"`` (the Cython kernels),
     ``"numpy"`` (the plain reference) or ``"auto"`` (compiled when built).
 
@@ -301,7 +347,7 @@ class RMI(IndexBase):
     def __init__(self, keys, root: str | None = None, leaves: int | None = None, stages: int = 2, *,
                  middle: int | None = None, root_params: dict | None = None, max_error: int | None = None,
                  middle_model: str = "linear", middle_params: dict | None = None,
-                 copy: bool = False, backend: str = "auto"):
+                 leaf_model: str = "linear", copy: bool = False, backend: str = "auto"):
         check_backend(backend)
         self._keys = as_sorted_keys(keys, copy=copy)
         n = self._keys.size
@@ -334,6 +380,16 @@ class RMI(IndexBase):
                                       or max_error < 1):
             raise ValueError(f"max_error must be a positive int (window width in keys) or None, got {max_error!r}")
         self.max_error = None if max_error is None else int(max_error)
+        if leaf_model not in ("linear", "fences"):
+            raise ValueError(f"leaf_model must be 'linear' or 'fences', got {leaf_model!r}")
+        if leaf_model == "fences":
+            if max_error is not None:
+                raise ValueError("max_error bounds linear leaves' windows; fence leaves bound theirs by "
+                                 "their fence step, so pass max_error=None with leaf_model='fences'")
+            if n > _UINT32_MAX:
+                raise ValueError(f"fence leaves store 32-bit positions: {n} keys is too many; "
+                                 "use leaf_model='linear'")
+        self.leaf_model = leaf_model
         self.root_name = root
         self.root_params = dict(root_params or {})
         self._backend_req = backend
@@ -361,11 +417,14 @@ class RMI(IndexBase):
             return None
         root_vec, root_size = self.root.kernel_params()
         mid = self._mid_vec if self.stages == 3 else np.zeros(0)
+        # (fence leaves only pass their flag, so a kernel build older than them still
+        # serves linear leaves: bench/kernel_ab.py times one against the other)
+        fences = (True,) if self.leaf_model == "fences" else ()
         return module.RMIKernel(self._keys, self._leaves, self.root.kind, np.ascontiguousarray(root_vec),
                           int(root_size), mid, self.n_middle, self._mid_kind, self._mid_size, self.stages,
                           self._xlo, self._xhi, self._xlo_half, self._inv,
                           self._hybrid.view(np.int64).reshape(-1), self._seps, self.max_error or 0,
-                          self._icept_unit)
+                          self._icept_unit, *fences)
 
     def _set_input_range(self):
         keys = self._keys
@@ -420,7 +479,10 @@ class RMI(IndexBase):
         if self.stages == 3:
             self._fit_middle(group)
             group = self._route_middle(group)
-        self._fit_leaves(group)
+        if self.leaf_model == "fences":
+            self._fit_fence_leaves(group)
+        else:
+            self._fit_leaves(group)
 
     def _route_keys(self, size: int) -> np.ndarray:
         """Root output of every key, clamped to ``[0, size)`` (a leaf, or a middle model
@@ -624,16 +686,9 @@ class RMI(IndexBase):
         L = self.n_leaves
         self._leaves = aligned_zeros(L, leaf_dtype(self.dtype))
         self._leaf_lists = None
-        self._monotone = _non_decreasing(leaf)
-        if self._monotone:                     # (bincount would copy the ids to int64)
-            counts = np.diff(np.searchsorted(leaf, np.arange(L + 1, dtype=leaf.dtype)))
-        else:
-            counts = np.zeros(L, dtype=np.int64)
-            for k0, k1 in self._scattered_slices(0, leaf.size, L):
-                counts += np.bincount(leaf[k0:k1], minlength=L)
-        # Position where each leaf's keys would start if routing is monotone; empty
+        # starts: where each leaf's keys would start if routing is monotone; empty
         # leaves predict exactly that boundary with slope 0.
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        counts, starts = self._leaf_counts(leaf)
         if not self._monotone:
             self._fit_leaves_scattered(0, L, 0, leaf.size, leaf, counts, starts)
         else:
@@ -725,6 +780,125 @@ class RMI(IndexBase):
             a = b
         return out
 
+    def _leaf_counts(self, leaf: np.ndarray):
+        """``(counts, starts)``: the keys routed to each leaf (``leaf``: every key's leaf
+        id) and where each leaf's keys start if routing is monotone; sets ``_monotone``.
+
+        Runtime complexity: ``O(L log n)`` for monotone routing, else ``O(n)`` in slices.
+        """
+        L = self.n_leaves
+        self._monotone = _non_decreasing(leaf)
+        if self._monotone:                     # (bincount would copy the ids to int64)
+            counts = np.diff(np.searchsorted(leaf, np.arange(L + 1, dtype=leaf.dtype)))
+        else:
+            counts = np.zeros(L, dtype=np.int64)
+            for k0, k1 in self._scattered_slices(0, leaf.size, L):
+                counts += np.bincount(leaf[k0:k1], minlength=L)
+        return counts, np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+
+    def _leaf_spans(self, leaf: np.ndarray, ids: np.ndarray, starts: np.ndarray, counts: np.ndarray):
+        """``(start, end)``: the span of positions from the first to past the last key routed
+        to each leaf of ``ids`` (non-empty leaves).  Contiguous runs for monotone routing;
+        otherwise the span also holds other leaves' keys, and is found in slices."""
+        if self._monotone:
+            return starts[ids], starts[ids] + counts[ids]
+        first = np.full(self.n_leaves, self._n, dtype=np.int64)
+        last = np.zeros(self.n_leaves, dtype=np.int64)
+        for k0, k1 in self._scattered_slices(0, self._n, self.n_leaves):
+            pos = np.arange(k0, k1, dtype=np.int64)
+            np.minimum.at(first, leaf[k0:k1], pos)
+            np.maximum.at(last, leaf[k0:k1], pos)
+        return first[ids], last[ids] + 1
+
+    def _fit_fence_leaves(self, leaf: np.ndarray) -> None:
+        """Build a fence leaf (:func:`fence_leaf_dtype`) for every leaf: no model to fit,
+        only the keys at every ``step``-th position of the leaf's span, quantised.
+
+        ``step`` is ``ceil(span / 23)``, so the leaf's first key and the 22 fences cut
+        the span into 23 runs of ``step`` keys (the last one shorter).  A leaf with no
+        fence (empty, or one key) searches ``[start, start + 1)``; an empty leaf's
+        ``start`` is its boundary, where its targets' answers lie.
+
+        Runtime complexity: ``O(n + L log n)`` (``O(n)`` more for non-monotone routing,
+        in slices of ``FIT_CHUNK`` keys); memory: ``64 L`` bytes beyond the leaf ids.
+        """
+        L, keys = self.n_leaves, self._keys
+        counts, starts = self._leaf_counts(leaf)
+        rec = aligned_zeros(L, fence_leaf_dtype(self.dtype))
+        rec["start"], rec["step"], rec["fences"] = starts, 1, FENCE_UNUSED
+        ids = np.flatnonzero(counts)
+        start, end = self._leaf_spans(leaf, ids, starts, counts)
+        span = end - start
+        step = np.maximum(1, -(-span // (LEAF_FENCES + 1)))
+        rec["start"][ids], rec["step"][ids] = start, step
+        used = np.minimum((span - 1) // step, LEAF_FENCES)     # fences inside each span
+        fenced = used > 0
+        ids, start, step, used = ids[fenced], start[fenced], step[fenced], used[fenced]
+        if ids.size:
+            self._set_bases(rec, ids, keys[start + step])             # the first fence's key
+            last = self._offsets(keys[start + used * step], rec["base"][ids])
+            with np.errstate(divide="ignore", over="ignore"):       # (a subnormal offset: clipped below)
+                scale = np.where(last > 0, FENCE_SCALE_TO / np.where(last > 0, last, 1.0), 1.0)
+            # Within float32's normal range: a scale of 0 (float keys whose offsets
+            # overflow to inf) or inf would make inf * 0 a NaN, and q non-monotone.
+            f32 = np.finfo(np.float32)
+            rec["scale"][ids] = np.clip(scale, float(f32.tiny), float(f32.max)).astype(np.float32)
+            for j in range(1, LEAF_FENCES + 1):
+                inside = np.flatnonzero(used >= j)
+                if inside.size == 0:
+                    break
+                rows = ids[inside]
+                rec["fences"][rows, j - 1] = self._fence_levels(keys[start[inside] + j * step[inside]], rows, rec)
+        self._leaves = rec
+        self._leaf_lists = None
+        self._key_leaf_counts = counts
+        self._hybrid = np.zeros(0, dtype=HYBRID_DTYPE)
+        self._seps = np.zeros(0, dtype=self.dtype)
+
+    def _fence_levels(self, targets: np.ndarray, leaf: np.ndarray, rec: np.ndarray | None = None) -> np.ndarray:
+        """``q(target)`` of each target in its fence leaf (int64 in ``[0, 65534]``), the
+        kernel's arithmetic: the float64 offset from ``base`` times the float32 scale,
+        0 below ``base`` (and for NaN), else one more, capped, truncated."""
+        rec = self._leaves if rec is None else rec
+        d = self._offsets(targets, rec["base"][leaf])
+        with np.errstate(over="ignore", invalid="ignore"):
+            qd = d * rec["scale"][leaf].astype(np.float64)
+            qd = np.where(qd >= 0.0, qd + 1.0, 0.0)
+        return np.where(qd < float(FENCE_TOP), qd, float(FENCE_TOP)).astype(np.int64)
+
+    def _fence_windows(self, targets: np.ndarray, leaf: np.ndarray):
+        """``(lo, hi)`` windows of targets in their fence leaves (``leaf``), in slices of
+        ``FIT_CHUNK`` targets (a slice compares ``22 * FIT_CHUNK`` fences)."""
+        rec, n = self._leaves, self._n
+        lo = np.empty(targets.size, dtype=np.int64)
+        hi = np.empty(targets.size, dtype=np.int64)
+        for k0 in range(0, targets.size, FIT_CHUNK):
+            part = slice(k0, k0 + FIT_CHUNK)
+            lf = leaf[part]
+            q = self._fence_levels(targets[part], lf)[:, None]
+            f = rec["fences"][lf]
+            lt = (f < q).sum(axis=1, dtype=np.int64)
+            le = (f <= q).sum(axis=1, dtype=np.int64)
+            start, step = rec["start"][lf].astype(np.int64), rec["step"][lf].astype(np.int64)
+            a = np.minimum(start + lt * step + (lt > 0), n)
+            lo[part] = a
+            hi[part] = np.maximum(np.minimum(start + (le + 1) * step, n), a)
+        return lo, hi
+
+    def _fence_window_scalar(self, target, leaf: int):
+        """Scalar twin of :meth:`_fence_windows` (pure Python)."""
+        if self._leaf_lists is None:
+            rec = self._leaves
+            self._leaf_lists = (rec["base"].tolist(), rec["start"].tolist(), rec["step"].tolist(),
+                                rec["scale"].astype(np.float64).tolist(), rec["fences"].tolist())
+        base, start, step, scale, fences = (col[leaf] for col in self._leaf_lists)
+        qd = self._offset_scalar(target, base) * scale
+        qd = qd + 1.0 if qd >= 0.0 else 0.0
+        q = int(qd if qd < float(FENCE_TOP) else float(FENCE_TOP))
+        lt, le = bisect.bisect_left(fences, q), bisect.bisect_right(fences, q)
+        a = min(start + lt * step + (lt > 0), self._n)
+        return a, max(min(start + (le + 1) * step, self._n), a)
+
     def _set_bases(self, rec: np.ndarray, nonempty: np.ndarray, first_keys: np.ndarray) -> None:
         """Each non-empty leaf's ``base``: its first key (clipped to the finite range for floats)."""
         if self.dtype.kind == "f":
@@ -782,16 +956,7 @@ class RMI(IndexBase):
         ids = np.flatnonzero((width > B) & (counts > 0))
         if ids.size == 0:
             return
-        if self._monotone:
-            start, end = starts[ids], starts[ids] + counts[ids]
-        else:
-            first = np.full(self.n_leaves, self._n, dtype=np.int64)
-            last = np.zeros(self.n_leaves, dtype=np.int64)
-            for k0, k1 in self._scattered_slices(0, self._n, self.n_leaves):
-                pos = np.arange(k0, k1, dtype=np.int64)
-                np.minimum.at(first, leaf[k0:k1], pos)
-                np.maximum.at(last, leaf[k0:k1], pos)
-            start, end = first[ids], last[ids] + 1
+        start, end = self._leaf_spans(leaf, ids, starts, counts)
         count = (end - start + B - 1) // B
         off = np.concatenate(([0], np.cumsum(count)[:-1]))
         hyb = np.zeros(ids.size, dtype=HYBRID_DTYPE)
@@ -893,8 +1058,9 @@ class RMI(IndexBase):
         """Model output for diagnostics: ``(leaf, position, lo, hi)`` arrays for ``v``.
 
         ``v`` is an array of values of the key dtype; ``position`` is the leaf model's
-        clamped prediction (a hybrid leaf's: the start of its window) and ``[lo, hi)``
-        the window the lookup searches first.
+        clamped prediction (a hybrid leaf's: the start of its window; a fence leaf's: its
+        window's middle, where the search starts) and ``[lo, hi)`` the window the lookup
+        searches first.
 
         >>> idx = RMI(np.arange(0, 1000, 10), leaves=4)
         >>> leaf, pos, lo, hi = idx.predict(np.array([500]))
@@ -903,6 +1069,9 @@ class RMI(IndexBase):
         """
         targets = np.ascontiguousarray(np.asarray(v, dtype=self.dtype)).reshape(-1)
         leaf = self._route(targets)
+        if self.leaf_model == "fences":
+            lo, hi = self._fence_windows(targets, leaf)
+            return leaf, (lo + hi) >> 1, lo, hi
         pos = self._predict_positions(targets, leaf)
         rec = self._leaves
         lo = np.clip(pos + rec["elo"][leaf], 0, self._n)
@@ -925,6 +1094,8 @@ class RMI(IndexBase):
     def _window_scalar(self, target):
         """Scalar twin of :meth:`_windows`: ``(leaf, lo, hi)`` as Python ints."""
         leaf = self._route_scalar(target)
+        if self.leaf_model == "fences":
+            return (leaf, *self._fence_window_scalar(target, leaf))
         base, slope, icept, elo, ehi = self._leaf_scalar(leaf)
         if slope != slope:                      # NaN marks a hybrid leaf
             return (leaf, *self._hybrid_window_scalar(target, elo))
@@ -974,12 +1145,81 @@ class RMI(IndexBase):
         """Model configuration, per-leaf error statistics and the fallback counter.
 
         ``avg_log2_window`` averages ``log2(window + 1)`` over keys (the expected search
-        depth); ``fallbacks`` counts lookups since the build whose window missed.
+        depth; for fence leaves estimated from the fences, :meth:`_fence_key_windows`);
+        ``fallbacks`` counts lookups since the build whose window missed.  ``O(L)``: the
+        keys are not read.
 
         >>> s = RMI(np.arange(1000, dtype=np.int64), leaves=4).stats()
         >>> s["leaves"], s["max_window"], s["fallbacks"]
         (4, 1, 0)
         """
+        counts = self._key_leaf_counts
+        if self.leaf_model == "fences":
+            window = self._fence_key_windows()
+        else:
+            window = self._linear_key_windows()
+        return {
+            "n": self._n,
+            "dtype": self.dtype.name,
+            "root": self.root_name,
+            "stages": self.stages,
+            "leaves": self.n_leaves,
+            "leaf_model": self.leaf_model,
+            "middle": self.n_middle,
+            "middle_model": self.middle_model if self.stages == 3 else None,
+            "empty_leaves": int((counts == 0).sum()),
+            "model_bytes": self.nbytes,
+            "bytes_per_key": self.nbytes / self._n if self._n else 0.0,
+            **window,
+            "monotone_routing": self._monotone,
+            "max_error_bound": self.max_error,
+            "hybrid_leaves": int(self._hybrid.size),
+            "separators": int(self._seps.size),
+            "fallbacks": self._fallbacks + (self._kernel.fallbacks if self._kernel is not None else 0),
+            "backend": self.backend,
+            "build_seconds": self.build_seconds,
+            "root_training": dict(getattr(self.root, "train_info", {})),
+        }
+
+    def _fence_key_windows(self) -> dict:
+        """:meth:`stats`' window figures for fence leaves, from the fences alone.
+
+        The keys between two fences of different quantised values search ``step`` keys;
+        between two equal ones (a run of ``r`` fences sharing a value), ``(r + 1) *
+        step``.  Keys whose own quantised value equals a fence's search up to a step
+        more; that is left out of the averages (on GSHHG's keys it moves the average
+        log2 window by 0.02), not out of ``max_window``, the widest window any target
+        can get.
+
+        Runtime complexity: ``O(22 L)``; the keys are not read.
+        """
+        rec, counts, n = self._leaves, self._key_leaf_counts, self._n
+        f = rec["fences"].astype(np.int64)
+        step = rec["step"].astype(np.int64)
+        used = f != FENCE_UNUSED
+        same = used[:, 1:] & (f[:, 1:] == f[:, :-1])         # fence j + 1 repeats fence j
+        left, right = np.ones_like(f), np.ones_like(f)        # run lengths up to and from each fence
+        for j in range(1, LEAF_FENCES):
+            left[:, j] = np.where(same[:, j - 1], left[:, j - 1] + 1, 1)
+            right[:, -1 - j] = np.where(same[:, -j], right[:, -j] + 1, 1)
+        run = np.where(used, left + right - 1, 0)
+        # segment j (j = 1..21) lies between fences j and j + 1; the others are one step
+        seg = np.ones((f.shape[0], LEAF_FENCES + 1), dtype=np.int64)
+        seg[:, 1:LEAF_FENCES] = np.where(same, run[:, 1:] + 1, 1)
+        width = np.minimum(seg * step[:, None], n)
+        keys_in = np.clip(counts[:, None] - np.arange(LEAF_FENCES + 1) * step[:, None], 0, step[:, None])
+        total = float(keys_in.sum())
+        widest = int(np.minimum((run.max(axis=1, initial=0) + 1) * step, n).max(initial=0)) if n else 0
+        return {
+            "mean_window": float((width * keys_in).sum()) / total if total else 0.0,
+            "max_window": widest,
+            "max_error": (widest + 1) // 2,          # from the window's middle, where the search starts
+            "avg_log2_window": float((np.log2(width + 1.0) * keys_in).sum()) / total if total else 0.0,
+        }
+
+    def _linear_key_windows(self) -> dict:
+        """:meth:`stats`' window figures for linear (and hybrid) leaves, from each leaf's
+        error bounds weighted by its key count."""
         rec, counts = self._leaves, self._key_leaf_counts
         width = (rec["ehi"].astype(np.int64) - rec["elo"]).astype(np.float64)
         max_err = np.maximum(np.abs(rec["elo"].astype(np.int64)), np.abs(rec["ehi"].astype(np.int64)))
@@ -993,28 +1233,10 @@ class RMI(IndexBase):
         nonempty = counts > 0
         w = width[nonempty]
         return {
-            "n": self._n,
-            "dtype": self.dtype.name,
-            "root": self.root_name,
-            "stages": self.stages,
-            "leaves": self.n_leaves,
-            "middle": self.n_middle,
-            "middle_model": self.middle_model if self.stages == 3 else None,
-            "empty_leaves": int((~nonempty).sum()),
-            "model_bytes": self.nbytes,
-            "bytes_per_key": self.nbytes / self._n if self._n else 0.0,
             "mean_window": float(np.average(w, weights=counts[nonempty])) if self._n else 0.0,
             "max_window": int(w.max()) if w.size else 0,
             "max_error": int(max_err[nonempty].max()) if w.size else 0,
             "avg_log2_window": float(np.average(np.log2(w + 1), weights=counts[nonempty])) if self._n else 0.0,
-            "monotone_routing": self._monotone,
-            "max_error_bound": self.max_error,
-            "hybrid_leaves": int(self._hybrid.size),
-            "separators": int(self._seps.size),
-            "fallbacks": self._fallbacks + (self._kernel.fallbacks if self._kernel is not None else 0),
-            "backend": self.backend,
-            "build_seconds": self.build_seconds,
-            "root_training": dict(getattr(self.root, "train_info", {})),
         }
 
     def _check(self) -> None:
@@ -1032,15 +1254,20 @@ class RMI(IndexBase):
             assert not np.isnan(keys).any(), "keys contain NaN"
         rec = self._leaves
         assert rec.size == self.n_leaves, "leaf table size mismatch"
-        hybrid = np.isnan(rec["slope"])
-        assert np.all(rec["ehi"][~hybrid].astype(np.int64) >= rec["elo"][~hybrid]), "a leaf has ehi < elo"
         assert int(self._key_leaf_counts.sum()) == n, "leaf counts do not add up to n"
-        self._check_hybrid(hybrid)
+        if self.leaf_model == "fences":
+            problem = self._fence_problem()
+            assert problem is None, problem
+            hybrid = np.ones(self.n_leaves, dtype=bool)   # (their windows hold lower bounds only)
+        else:
+            hybrid = np.isnan(rec["slope"])
+            assert np.all(rec["ehi"][~hybrid].astype(np.int64) >= rec["elo"][~hybrid]), "a leaf has ehi < elo"
+            self._check_hybrid(hybrid)
         if n == 0:
             return
         leaf, lo, hi = self._windows(keys)
         lb, ub = _equal_ranges(self._keys)
-        # a hybrid window holds the lower bound (its width is the bound, not the run of equals)
+        # a hybrid or fence window holds the lower bound (its width is its own, not the run of equals)
         in_hybrid = hybrid[leaf]
         bad = np.flatnonzero((lb < lo) | np.where(in_hybrid, lb > hi, ub > hi))
         assert bad.size == 0, (
@@ -1048,6 +1275,23 @@ class RMI(IndexBase):
             f"(leaf {leaf[bad[0]] if bad.size else -1})")
         assert np.array_equal(np.bincount(leaf, minlength=self.n_leaves), self._key_leaf_counts), \
             "routing of the keys changed since the build"
+
+    def _fence_problem(self) -> str | None:
+        """What is inconsistent in a fence leaf table, or None: every position a lookup
+        computes must be in ``[0, n]`` after its clamps, and the fences must be sorted
+        (the kernel counts them as a prefix).  Also validates loaded files."""
+        rec = self._leaves
+        if self._hybrid.size or self._seps.size or self.max_error is not None:
+            return "fence leaves with hybrid leaves or max_error"
+        if not np.all(rec["start"].astype(np.int64) <= self._n):
+            return "fence leaf start beyond the keys"
+        if not np.all(rec["step"] >= 1):
+            return "fence leaf step below 1"
+        if not np.all(np.diff(rec["fences"].astype(np.int32), axis=1) >= 0):
+            return "fence leaf fences are not sorted"
+        if not np.all(np.isfinite(rec["scale"]) & (rec["scale"] >= 0)):
+            return "fence leaf scale is not finite and non-negative"
+        return None
 
     def _check_hybrid(self, hybrid: np.ndarray) -> None:
         problem = self._hybrid_problem(hybrid)
@@ -1101,6 +1345,8 @@ class RMI(IndexBase):
             "middle_size": self._mid_size if self.stages == 3 else 0,
             "xlo": self._xlo, "xhi": self._xhi,
         }
+        if self.leaf_model != "linear":        # (files of linear leaves stay as they were)
+            meta["leaf_model"] = self.leaf_model
         arrays = {"keys": self._keys, "leaves": self._leaves,
                   "leaf_counts": np.ascontiguousarray(self._key_leaf_counts, dtype=np.int64),
                   "hybrid": self._hybrid, "seps": self._seps}
@@ -1161,8 +1407,13 @@ class RMI(IndexBase):
         self.root_name, self.root_params = meta["root"], dict(meta["root_params"])
         self.root = get_model(self.root_name).from_params(
             {k[5:]: v for k, v in arrays.items() if k.startswith("root.")})
+        self.leaf_model = meta.get("leaf_model", "linear")
+        need(self.leaf_model in ("linear", "fences"), "leaf model")
+        fences = self.leaf_model == "fences"
         rec = arrays["leaves"]
-        need(rec.dtype == leaf_dtype(self.dtype) and rec.shape == (self.n_leaves,), "leaf records")
+        need(rec.dtype == (fence_leaf_dtype if fences else leaf_dtype)(self.dtype) and rec.shape == (self.n_leaves,),
+             "leaf records")
+        need(not fences or self._n <= _UINT32_MAX, "fence leaves over more than 2**32 - 1 keys")
         counts = arrays["leaf_counts"]
         need(counts.dtype == np.int64 and counts.shape == (self.n_leaves,), "leaf counts")
         # counts in [0, n] whose running total never passes n and ends at n: an int64 sum of
@@ -1184,11 +1435,15 @@ class RMI(IndexBase):
         self._hybrid, self._seps = arrays["hybrid"], arrays["seps"]
         need(self._hybrid.dtype == HYBRID_DTYPE and self._hybrid.ndim == 1, "hybrid table dtype")
         need(self._seps.dtype == self.dtype and self._seps.ndim == 1, "separator dtype")
-        hybrid = np.isnan(rec["slope"])
-        problem = self._hybrid_problem(hybrid)
-        need(problem is None, str(problem))
-        # an empty-or-inverted window would make the window search trust a wrong position
-        need(bool(np.all(rec["ehi"][~hybrid].astype(np.int64) >= rec["elo"][~hybrid])), "a leaf has ehi < elo")
+        if fences:
+            problem = self._fence_problem()
+            need(problem is None, str(problem))
+        else:
+            hybrid = np.isnan(rec["slope"])
+            problem = self._hybrid_problem(hybrid)
+            need(problem is None, str(problem))
+            # an empty-or-inverted window would make the window search trust a wrong position
+            need(bool(np.all(rec["ehi"][~hybrid].astype(np.int64) >= rec["elo"][~hybrid])), "a leaf has ehi < elo")
         self._monotone = bool(meta["monotone"])
         xlo, xhi = meta["xlo"], meta["xhi"]
         need(all(isinstance(v, (int, float)) and math.isfinite(v) for v in (xlo, xhi)) and xlo <= xhi,
@@ -1197,6 +1452,7 @@ class RMI(IndexBase):
 
     def __repr__(self) -> str:
         extra = "" if self.max_error is None else f", max_error={self.max_error}"
+        extra += "" if self.leaf_model == "linear" else f", leaf_model={self.leaf_model!r}"
         return (f"{type(self).__name__}(n={self._n}, dtype={self.dtype.name}, root={self.root_name!r}, "
                 f"leaves={self.n_leaves}, stages={self.stages}{extra})")
 

@@ -4,8 +4,9 @@
 ``radix`` with 2**8/2**12/2**14/2**16 buckets, ``spline`` with 32/256 knots, and
 ``mlp`` with one hidden layer of 8/16/32 when that model is registered), leaf counts
 2**6 to 2**22 (at most ``n``) plus, under a byte budget, the most leaves each root
-leaves room for, two or three stages, and hybrid leaves' ``max_error`` (when
-:class:`~learnedidx.rmi.RMI` accepts it).  It returns the configurations on the Pareto
+leaves room for, two or three stages, hybrid leaves' ``max_error`` (when
+:class:`~learnedidx.rmi.RMI` accepts it) and, with two stages, fence leaves
+(``leaf_model="fences"``, 64 bytes a leaf).  It returns the configurations on the Pareto
 front of (model bytes, estimated ns per lookup) and the one it picks.
 
 How a candidate is measured without building it on all ``n`` keys
@@ -39,10 +40,13 @@ estimated window and span (``s`` times its sample keys), and a leaf wider than
 ``max_error`` becomes a separator array of ``ceil(span / max_error)`` keys (so its
 bytes and its separator search are estimated from the same arrays; on a sample, the
 budget test adds 10% to the estimated hybrid tables, whose estimates were within 2%).
+A fence leaf's window is a share of its leaf's keys (a 23rd of its span), so it is
+estimated as ``s w_s``; on GSHHG's keys (radix14 x 8,257 fence leaves, 594 KB) the
+refined estimate of ``avg_log2_window`` was 6.42 against 6.48 built on all keys.
 
 The cost model (ns per batch lookup)
 ------------------------------------
-``est_ns = a + b (W + S) + bk (V Kk + S Ks) + bd (V Dk + S Ds) + c Km + d R + e T`` where
+``est_ns = a + b (W + S) + bk (V Kk + S Ks) + bd (V Dk + S Ds) + c Km + d R + e T + f F`` where
 ``W`` is the average log2 window of the final search and ``V`` its bits beyond one
 cache line's keys (:func:`beyond_line`: a lookup reads its predicted key's line first, so
 only the halvings that leave that line read more of the key array), ``S`` the average
@@ -50,27 +54,32 @@ log2 of the separators a hybrid leaf searches first (0 without hybrid leaves), `
 ``Ks``, ``Km`` are ``log2(1 + bytes / L2)`` of the key array, the separator arrays and
 the model (how far each outgrows the per-core L2 cache), ``Dk`` and ``Ds`` the same
 beyond the L3 cache (where a probe goes to DRAM), ``R`` the root's cost in multiply-add
-units (:func:`root_units`) and ``T`` 1 for three stages.  So every window bit costs
+units (:func:`root_units`), ``T`` 1 for three stages and ``F`` 1 for fence leaves (counting
+fences, and a search that starts at the window's middle, not at a predicted key that is
+often the answer's line).  So every window bit costs
 ``b`` of instructions, a bit beyond the first line ``bk`` per doubling of the keys
 beyond L2 and ``bd`` per doubling beyond L3, and the model's size ``c`` per doubling
 beyond L2.
 
 The coefficients are fitted by non-negative least squares to the fastest-of-rounds batch
-lookup time of the compiled RMI on 31 configurations over synthetic lognormal keys of
+lookup time of the compiled RMI on 35 configurations over synthetic lognormal keys of
 2**16, 2**20, 2**22 and 2**24 keys (the last, 128 MB, beyond the L3 cache), three of
-them with hybrid leaves (:func:`calibrate`; 15-16 s), cached per process and in
+them with hybrid leaves and four with fence leaves (:func:`calibrate`; 14-16 s), cached per process and in
 ``~/.cache/learnedidx/cost_model.json`` (``$LEARNEDIDX_CACHE`` overrides the directory)
 under the CPU model, core count, L2 and L3 sizes, kernel backend and calibration points.
 ``calibrate=False`` uses :data:`DEFAULT_COEFFICIENTS`, the medians of three calibrations
 on the development machine (AMD EPYC, 2 cores shared with other jobs, 512 KiB L2, 32 MiB
-L3, compiled kernels, kernel revision 10)::
+L3, compiled kernels, kernel revision 11, 2026-11-24)::
 
-    a = 18.3 ns, b = 1.08 ns/bit, bk = 0.09 ns/bit/doubling, bd = 1.96 ns/bit/doubling,
-    c = 2.71 ns/doubling, d = 2.22 ns/unit, e = 9.45 ns   (rms residual of a fit: 4.7 ns)
+    a = 21.4 ns, b = 0.89 ns/bit, bk = 0.33 ns/bit/doubling, bd = 1.96 ns/bit/doubling,
+    c = 4.85 ns/doubling, d = 2.12 ns/unit, e = 8.71 ns, f = 7.64 ns   (rms residual: 7.3-8.4 ns)
 
-The three runs ranged a 17.6-18.9, b 0.99-1.19, bk 0.09-0.10, bd 1.90-2.03.  So over 10M
-uint64 keys (80 MB) a window bit beyond the first line costs ~5.3 ns, one inside it
-~1.1 ns.  Checked against full builds timed with that kernel (``bench/tune_bench.py``,
+The three runs ranged a 21.1-21.8, b 0.81-0.98, bk 0.11-0.49, bd 1.42-3.16, f 7.5-7.9 (that
+afternoon the machine's memory was busy: an earlier calibration, kernel revision 10, gave
+a = 18.3, bd = 1.96, c = 2.71).  So over 10M uint64 keys (80 MB) a window bit beyond the
+first line costs ~6.9 ns, one inside it ~0.9 ns, and fence leaves pay for themselves once
+they narrow the windows by more than about a bit.  Checked against full builds timed
+with kernel revision 10 (``bench/tune_bench.py``,
 bench/RESULTS.md): 10M lognormal keys, radix14 x 38,935, est. 36 ns, measured 31-32;
 GSHHG's 10.4M S2 cell ids, radix14 x 22,019 and radix16 x 30,743, est. 56 and 53, measured
 52-63 and 51-54 (GSHHG's times move by up to 15% with the shared machine's memory load).
@@ -112,13 +121,13 @@ import numpy as np
 from . import models
 from ._validate import as_sorted_keys
 from .interface import compiled_module
-from .rmi import HYBRID_DTYPE, LEAF_BYTES, RMI
+from .rmi import FENCE_LEAF_BYTES, HYBRID_DTYPE, LEAF_BYTES, RMI
 
 #: Cost model coefficients fitted on the development machine (see the module docstring).
-DEFAULT_COEFFICIENTS = {"a": 18.27, "b": 1.08, "bk": 0.09, "bd": 1.96, "c": 2.71, "d": 2.22, "e": 9.45}
+DEFAULT_COEFFICIENTS = {"a": 21.38, "b": 0.89, "bk": 0.33, "bd": 1.96, "c": 4.85, "d": 2.12, "e": 8.71, "f": 7.64}
 
 #: The coefficient names in the order of :meth:`CostModel.features`.
-COEFFICIENT_NAMES = ("a", "b", "bk", "bd", "c", "d", "e")
+COEFFICIENT_NAMES = ("a", "b", "bk", "bd", "c", "d", "e", "f")
 
 #: Leaf counts explored: powers of two from 2**6 to 2**22 (capped at ``n``).
 MIN_LEAF_BITS, MAX_LEAF_BITS = 6, 22
@@ -133,6 +142,9 @@ MLP_HIDDEN = ((32,),)
 
 #: Roots also tried with three stages (a linear middle stage of ~sqrt(leaves) models).
 THREE_STAGE_ROOTS = (("linear", {}), ("cubic", {}))
+
+#: Leaf kinds tried with two stages: linear models, and fence leaves (``leaf_model="fences"``).
+LEAF_MODELS = ("linear", "fences")
 
 #: ``max_error`` values tried for hybrid leaves (when the RMI supports them).
 MAX_ERRORS = (64, 256, 1024, 4096)
@@ -218,13 +230,15 @@ class CostModel:
     llc_bytes: int = field(default_factory=l3_cache_bytes)
 
     def features(self, window: float, key_bytes: int, model_bytes: int, units: float = 1.0, stages: int = 2,
-                 sep_window: float = 0.0, sep_bytes: int = 0, window_lines: float | None = None) -> np.ndarray:
+                 sep_window: float = 0.0, sep_bytes: int = 0, window_lines: float | None = None,
+                 fences: bool = False) -> np.ndarray:
         """The feature vector in the order of :data:`COEFFICIENT_NAMES`.
 
         ``window_lines`` is the average of ``max(0, log2(w + 1) - log2(keys per line))``
         over the lookups (:func:`beyond_line`): the halvings of a window that leave its
         first cache line, which are what the key array's size makes expensive; when not
-        given, ``max(0, window - 3)`` (8-byte keys, every window alike).
+        given, ``max(0, window - 3)`` (8-byte keys, every window alike).  ``fences``: fence
+        leaves (their count of fences instead of a line's multiply-add).
         """
         def doublings(b, cache=self.cache_bytes):
             return math.log2(1.0 + b / cache)
@@ -232,7 +246,7 @@ class CostModel:
         dk, ds = doublings(key_bytes, self.llc_bytes), doublings(sep_bytes, self.llc_bytes)
         wl = max(0.0, window - 3.0) if window_lines is None else window_lines
         return np.array([1.0, window + sep_window, wl * kk + sep_window * ks, wl * dk + sep_window * ds,
-                         doublings(model_bytes), units, 1.0 if stages == 3 else 0.0])
+                         doublings(model_bytes), units, 1.0 if stages == 3 else 0.0, 1.0 if fences else 0.0])
 
     def estimate(self, **features) -> float:
         """Estimated ns per batch lookup for the given :meth:`features` arguments."""
@@ -290,7 +304,7 @@ def _cost_cache_file() -> Path:
     return (Path(env).expanduser() if env else Path.home() / ".cache" / "learnedidx") / "cost_model.json"
 
 
-#: Calibration configurations: ``(log2 n, root, root_params, leaves, stages[, max_error])``.
+#: Calibration configurations: ``(log2 n, root, root_params, leaves, stages[, extra RMI arguments])``.
 CALIBRATION_POINTS = (
     (16, "radix", {"bits": 12}, 1 << 6, 2), (16, "radix", {"bits": 12}, 1 << 12, 2), (16, "linear", {}, 1 << 8, 2),
     (16, "cubic", {}, 1 << 10, 2), (16, "loglinear", {}, 1 << 10, 2), (16, "radix", {"bits": 12}, 1 << 14, 2),
@@ -303,9 +317,14 @@ CALIBRATION_POINTS = (
     # keys beyond the L3 cache (128 MB): each window bit is then a DRAM line
     (24, "radix", {"bits": 12}, 1 << 8, 2), (24, "linear", {}, 1 << 12, 2), (24, "radix", {"bits": 14}, 1 << 14, 2),
     (24, "cubic", {}, 1 << 16, 2), (24, "radix", {"bits": 12}, 1 << 18, 2),
-    # hybrid leaves (a sixth item: max_error), so the separator search has a price too
-    (20, "radix", {"bits": 12}, 1 << 8, 2, 64), (24, "radix", {"bits": 12}, 1 << 8, 2, 256),
-    (24, "radix", {"bits": 12}, 1 << 10, 2, 64),
+    # hybrid leaves, so the separator search has a price too
+    (20, "radix", {"bits": 12}, 1 << 8, 2, {"max_error": 64}), (24, "radix", {"bits": 12}, 1 << 8, 2, {"max_error": 256}),
+    (24, "radix", {"bits": 12}, 1 << 10, 2, {"max_error": 64}),
+    # fence leaves, so counting fences has a price too
+    (16, "radix", {"bits": 12}, 1 << 10, 2, {"leaf_model": "fences"}),
+    (20, "radix", {"bits": 12}, 1 << 12, 2, {"leaf_model": "fences"}),
+    (22, "radix", {"bits": 14}, 1 << 14, 2, {"leaf_model": "fences"}),
+    (24, "radix", {"bits": 14}, 1 << 13, 2, {"leaf_model": "fences"}),
 )
 
 
@@ -376,25 +395,26 @@ def calibrate(*, seed: int = 0, queries: int = 1 << 18, repeats: int = 5, cache:
         keys = _calibration_keys(bits, seed)
         q = keys[rng.integers(0, keys.size, queries)]
         expected = np.searchsorted(keys, q)
-        configs = [(*p[1:5], p[5] if len(p) > 5 else None) for p in CALIBRATION_POINTS if p[0] == bits]
-        indexes = [RMI(keys, root=root, leaves=leaves, stages=st, root_params=params, max_error=me)
-                   for root, params, leaves, st, me in configs]
-        for (root, params, leaves, st, me), idx, ns in zip(configs, indexes,
-                                                           _time_batches(indexes, q, expected, repeats)):
+        configs = [(*p[1:5], p[5] if len(p) > 5 else {}) for p in CALIBRATION_POINTS if p[0] == bits]
+        indexes = [RMI(keys, root=root, leaves=leaves, stages=st, root_params=params, **extra)
+                   for root, params, leaves, st, extra in configs]
+        for (root, params, leaves, st, extra), idx, ns in zip(configs, indexes,
+                                                              _time_batches(indexes, q, expected, repeats)):
+            me, fences = extra.get("max_error"), extra.get("leaf_model") == "fences"
             w = idx.stats()["avg_log2_window"]
             leaf, _, lo, hi = idx.predict(q[:1 << 16])
             lines = beyond_line((hi - lo).astype(np.float64), keys.dtype.itemsize)
             sep = _separator_log2(idx, leaf)
             rows.append(proto.features(window=w, key_bytes=keys.nbytes, model_bytes=idx.nbytes,
                                        units=root_units(root, params), stages=st, window_lines=lines,
-                                       sep_window=sep, sep_bytes=int(idx._seps.nbytes)))
+                                       sep_window=sep, sep_bytes=int(idx._seps.nbytes), fences=fences))
             ys.append(ns)
             points.append({"n": int(keys.size), "root": root, "root_params": params, "leaves": leaves,
-                           "stages": st, "max_error": me, "avg_log2_window": round(w, 3),
+                           "stages": st, "max_error": me, "fences": fences, "avg_log2_window": round(w, 3),
                            "separator_log2": round(sep, 3), "model_bytes": idx.nbytes, "ns": round(ns, 1)})
             if log:
                 log(f"calibrate: n=2^{bits} {root}{params or ''} leaves={leaves} stages={st}"
-                    f"{f' max_error={me}' if me else ''}: window {w:.2f}, {ns:.0f} ns")
+                    f"{f' max_error={me}' if me else ''}{' fences' if fences else ''}: window {w:.2f}, {ns:.0f} ns")
         del indexes, keys
     x, y = np.array(rows), np.array(ys)
     sol = _nnls(x, y)
@@ -461,6 +481,8 @@ class Candidate:
             out += f", 3 stages ({c['middle']} middle)"
         if c.get("max_error"):
             out += f", hybrid max_error={c['max_error']}"
+        if c.get("leaf_model") == "fences":
+            out += ", fence leaves"
         return out
 
 
@@ -514,10 +536,12 @@ def _features_supported():
     return mlp, "max_error" in inspect.signature(RMI).parameters
 
 
-def _config(root: str, params: dict, leaves: int, stages: int) -> dict:
+def _config(root: str, params: dict, leaves: int, stages: int, leaf_model: str = "linear") -> dict:
     cfg = {"root": root, "leaves": int(leaves), "stages": stages, "root_params": dict(params)}
     if stages == 3:
         cfg["middle"] = max(1, 1 << round(math.log2(leaves) / 2))
+    if leaf_model != "linear":
+        cfg["leaf_model"] = leaf_model
     return cfg
 
 
@@ -534,7 +558,8 @@ def _table_bytes(cfg: dict) -> int:
     [3428, 3168, 2792]
     """
     middle = models.get_model(cfg.get("middle_model", "linear")).param_bytes(**cfg.get("middle_params", {}))
-    return (LEAF_BYTES * cfg["leaves"] + middle * cfg.get("middle", 0)
+    leaf = FENCE_LEAF_BYTES if cfg.get("leaf_model") == "fences" else LEAF_BYTES
+    return (leaf * cfg["leaves"] + middle * cfg.get("middle", 0)
             + models.get_model(cfg["root"]).param_bytes(**cfg["root_params"]))
 
 
@@ -578,12 +603,15 @@ class _Estimator:
         """The plain candidate and its hybrid variants, all estimated from one sample build."""
         leaf, w, nbytes, size, s, resolved = self.measure(cfg, m, grow_to)
         refined = resolved or grow_to is not None or size == self.n
-        est = s * (w - 1) + 1 + (s - 1) / 2 if s > 1 else w
+        if cfg.get("leaf_model") == "fences":
+            est = s * w               # a fence window is a share of its leaf's keys: it scales with them
+        else:
+            est = s * (w - 1) + 1 + (s - 1) / 2 if s > 1 else w
         itemsize = self.keys.dtype.itemsize
         out = [self._candidate(cfg, nbytes, float(np.mean(np.log2(est + 1))) if est.size else 0.0,
                                int(math.ceil(s * w.max())) if w.size else 0, size, refined,
                                lines=beyond_line(est, itemsize))]
-        if not max_errors or not w.size:
+        if not max_errors or not w.size or cfg.get("leaf_model") == "fences":   # (no hybrid fence leaves)
             return out
         L = cfg["leaves"]
         count = np.bincount(leaf, minlength=L).astype(np.float64)
@@ -612,7 +640,8 @@ class _Estimator:
                    lines=None):
         ns = self.cost.estimate(window=window, key_bytes=self.keys.nbytes, model_bytes=nbytes,
                                 units=root_units(cfg["root"], cfg["root_params"]), stages=cfg["stages"],
-                                sep_window=sep_log2, sep_bytes=sep_bytes, window_lines=lines)
+                                sep_window=sep_log2, sep_bytes=sep_bytes, window_lines=lines,
+                                fences=cfg.get("leaf_model") == "fences")
         return Candidate(cfg, nbytes, window, max_window, ns, size, refined, hybrid, sep_log2)
 
 
@@ -626,7 +655,7 @@ def _leaf_grid(n: int, step: int) -> list:
     return [1 << b for b in bits]
 
 
-def _most_leaves(root: str, params: dict, stages: int, budget: float, n: int) -> int | None:
+def _most_leaves(root: str, params: dict, stages: int, budget: float, n: int, leaf_model: str = "linear") -> int | None:
     """The most leaves (at least 1, at most ``n`` and ``2**MAX_LEAF_BITS``) whose tables fit
     ``budget`` with this root, or None when even one leaf does not or there is no budget.
     Below ``2**MIN_LEAF_BITS`` leaves it is the only count tried, so a small budget still
@@ -643,11 +672,11 @@ def _most_leaves(root: str, params: dict, stages: int, budget: float, n: int) ->
     3
     """
     lo, hi = 1, max(1, min(n, 1 << MAX_LEAF_BITS))
-    if not math.isfinite(budget) or _table_bytes(_config(root, params, lo, stages)) > budget:
+    if not math.isfinite(budget) or _table_bytes(_config(root, params, lo, stages, leaf_model)) > budget:
         return None
     while lo < hi:                          # the tables grow with the leaf count
         mid = (lo + hi + 1) // 2
-        if _table_bytes(_config(root, params, mid, stages)) <= budget:
+        if _table_bytes(_config(root, params, mid, stages, leaf_model)) <= budget:
             lo = mid
         else:
             hi = mid - 1
@@ -676,7 +705,7 @@ def _cost_model(calibrate_arg, log) -> CostModel:
 
 
 def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=None, stages=(2, 3),
-         max_errors=None, sample: int = 1 << 17, max_sample: int = 1 << 21,
+         max_errors=None, leaf_models=LEAF_MODELS, sample: int = 1 << 17, max_sample: int = 1 << 21,
          refine: int = 4, slack: float = 0.1, calibrate=True, seed: int = 0, log=None) -> TuneResult:
     """Search RMI configurations for ``keys``; return the Pareto front and the chosen one.
 
@@ -686,7 +715,8 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
     ``slack`` (a fraction) of that.  ``roots`` overrides the ``(family, root_params)``
     list (default :data:`BASE_ROOTS` plus the MLP sizes when available); ``stages``
     the stage counts tried; ``max_errors`` the hybrid bounds (default
-    :data:`MAX_ERRORS` when supported, ``()`` for none).  ``sample`` and
+    :data:`MAX_ERRORS` when supported, ``()`` for none); ``leaf_models`` the leaf kinds
+    tried with two stages (:data:`LEAF_MODELS`; fence leaves only below 2**32 keys).  ``sample`` and
     ``max_sample`` are the first and the largest sample sizes (see the module
     docstring); ``refine`` how many of the best coarse candidates are re-measured
     besides the coarse front.  ``calibrate``: True (measure or reuse the machine's
@@ -722,6 +752,11 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
     if not stages or any(st not in (2, 3) for st in stages):
         raise ValueError(f"stages must list 2 and/or 3, got {stages!r}")
     mlp_roots = [("mlp", {"hidden": list(h), "seed": seed}) for h in MLP_HIDDEN] if has_mlp and roots is None else []
+    leaf_models = tuple(leaf_models)
+    if not leaf_models or any(lm not in LEAF_MODELS for lm in leaf_models):
+        raise ValueError(f"leaf_models must list some of {', '.join(LEAF_MODELS)}, got {leaf_models!r}")
+    if n > 2 ** 32 - 1:                     # fence leaves store 32-bit positions
+        leaf_models = tuple(lm for lm in leaf_models if lm != "fences") or ("linear",)
     budget = math.inf if max_bytes is None else max_bytes
     est = _Estimator(keys, cost)
 
@@ -732,17 +767,19 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
     grid = []
     for st in stages:
         for root, params in (base_roots if st == 2 else [r for r in base_roots if r in THREE_STAGE_ROOTS]):
-            counts = set(_leaf_grid(n, 2))
-            filling = _most_leaves(root, params, st, budget, n)
-            if filling is not None:
-                counts.add(filling)
-            for L in sorted(counts):
-                cfg = _config(root, params, L, st)
-                if (st == 2 or L >= 1 << 8) and fits(cfg):
-                    grid.append(cfg)
+            for lm in (leaf_models if st == 2 else ("linear",)):
+                counts = set(_leaf_grid(n, 2))
+                filling = _most_leaves(root, params, st, budget, n, lm)
+                if filling is not None:
+                    counts.add(filling)
+                for L in sorted(counts):
+                    cfg = _config(root, params, L, st, lm)
+                    if (st == 2 or L >= 1 << 8) and fits(cfg):
+                        grid.append(cfg)
     if not grid:
-        smallest = min(_table_bytes(_config(root, params, 1 if st == 2 else 1 << 8, st))
-                       for st in stages for root, params in base_roots)
+        smallest = min(_table_bytes(_config(root, params, 1 if st == 2 else 1 << 8, st, lm))
+                       for st in stages for root, params in base_roots
+                       for lm in (leaf_models if st == 2 else ("linear",)))
         raise ValueError(f"max_bytes={max_bytes:,} is below the smallest configuration the roots and "
                          f"stages allow ({smallest:,} bytes); raise max_bytes")
     coarse = []
@@ -776,9 +813,10 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
         if not base.refined:
             todo[_key(base.config)] = (base.config, start(base))
         bc = base.config
+        lm = bc.get("leaf_model", "linear")
         for L in (bc["leaves"] // 2, bc["leaves"] * 2, _most_leaves(bc["root"], bc["root_params"], bc["stages"],
-                                                                       budget, n) or 0):
-            cfg = _config(bc["root"], bc["root_params"], L, bc["stages"])
+                                                                       budget, n, lm) or 0):
+            cfg = _config(bc["root"], bc["root_params"], L, bc["stages"], lm)
             if 1 <= L <= n and fits(cfg) and not (_key(cfg) in measured and measured[_key(cfg)].refined):
                 todo.setdefault(_key(cfg), (cfg, start(base)))
     # unresolved coarse windows all sit near the quantisation floor, so their ranking is
@@ -797,7 +835,7 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
         ok = [c for c in final if c.fits(budget)] or within
         top = min(ok, key=lambda c: c.est_ns)
         for root, params in mlp_roots:
-            cfg = _config(root, params, top.config["leaves"], 2)
+            cfg = _config(root, params, top.config["leaves"], 2, top.config.get("leaf_model", "linear"))
             if fits(cfg):
                 final += est.candidates(cfg, top.sample_keys, max_errors, grow_to=max_sample)
         log(f"tune: MLP roots at {top.config['leaves']} leaves ({time.perf_counter() - t_start:.1f} s)")

@@ -57,6 +57,8 @@ def sample_objects() -> dict:
         "rmi_i64_loglinear": RMI(_keys(np.int64, seed=4), root="loglinear", leaves=16),
         "rmi_f32": RMI(_keys(np.float32, seed=5), leaves=5),
         "rmi_hybrid": RMI(u64, leaves=4, max_error=8),
+        "rmi_fences_u64": RMI(u64, leaves=9, leaf_model="fences"),
+        "rmi_fences_f64_3stages": RMI(f64, root="cubic", leaves=40, stages=3, leaf_model="fences"),
         "rmi_empty": RMI(np.zeros(0, dtype=np.int64)),
         "rmi_one": RMI(np.array([7.5])),
         "btree_u64": BTree(u64),
@@ -69,6 +71,8 @@ def sample_objects() -> dict:
         "kv_rows": KV.build(i32, np.arange(i32.size * 3, dtype=np.int16).reshape(-1, 3), duplicates="keep"),
         "kv_bytes": KV.build(u64, [b"v%d" % i * (i % 3) for i in range(u64.size)]),
         "kv_empty": KV.build(np.zeros(0, dtype=np.float32), []),
+        "kv_fences": KV.build(i32, np.arange(i32.size, dtype=np.uint16), duplicates="keep",
+                              index={"leaves": 6, "leaf_model": "fences"}),
     }
     from learnedidx.containers import SortedDict, SortedList, SortedSet
     churned = SortedList(u64[:1000])                    # a static run plus buffered updates

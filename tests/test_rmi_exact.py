@@ -43,6 +43,13 @@ N_SCALAR = 12
 MAX_ERRORS = st.sampled_from([None, None, 1, 2, 16])
 
 
+def leaf_kwargs(data) -> dict:
+    """``max_error`` or fence leaves (they exclude each other), drawn."""
+    if data.draw(st.sampled_from([False, False, True]), label="fence leaves"):
+        return {"leaf_model": "fences"}
+    return {"max_error": data.draw(MAX_ERRORS, label="max_error")}
+
+
 # ------------------------------------------------------------------------------ helpers
 
 def build(keys, backend, **kw) -> RMI:
@@ -90,7 +97,7 @@ def test_searchsorted_matches_numpy(backend, dtype, root, data):
     leaves = resolve_leaves(data.draw(st.sampled_from(LEAF_COUNTS), label="leaves"), keys.size)
     kw = {"root": root, "leaves": leaves, "stages": stages,
           "root_params": data.draw(root_params_strategy(root), label="root_params"),
-          "max_error": data.draw(MAX_ERRORS, label="max_error")}
+          **leaf_kwargs(data)}
     if stages == 3:
         middle = data.draw(st.sampled_from([None, 1, 2, 5, 64]), label="middle")
         if middle is not None:
@@ -121,8 +128,7 @@ def test_every_key_is_found_without_fallback(backend, dtype, data):
     root = data.draw(st.sampled_from(ROOTS), label="root")
     stages = data.draw(st.sampled_from([2, 3]), label="stages")
     leaves = resolve_leaves(data.draw(st.sampled_from(LEAF_COUNTS), label="leaves"), keys.size)
-    idx = build(keys, backend, root=root, leaves=leaves, stages=stages,
-                max_error=data.draw(MAX_ERRORS, label="max_error"))
+    idx = build(keys, backend, root=root, leaves=leaves, stages=stages, **leaf_kwargs(data))
     np.testing.assert_array_equal(idx.searchsorted(keys), np.searchsorted(keys, keys))
     np.testing.assert_array_equal(idx.lookup(keys), np.searchsorted(keys, keys))
     assert idx.stats()["fallbacks"] == 0
@@ -172,16 +178,17 @@ def test_hybrid_leaves_grid(backend, dtype, root, stages, max_error):
     np.testing.assert_array_equal(loaded.searchsorted(queries), idx.searchsorted(queries))
 
 
+@pytest.mark.parametrize("leaf_model", ["linear", "fences"])
 @pytest.mark.parametrize("leaves", [1, 7, MORE_THAN_KEYS], ids=str)
 @pytest.mark.parametrize("root", ROOTS)
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
-def test_tiny_arrays(backend, dtype, root, leaves):
+def test_tiny_arrays(backend, dtype, root, leaves, leaf_model):
     """Empty, one-key and all-equal arrays, with every query the dtype finds interesting."""
     cases, queries = tiny_cases(dtype)
     for keys in cases:
         for stages in (2, 3):
             idx = build(keys, backend, root=root, stages=stages,
-                        leaves=resolve_leaves(leaves, keys.size))
+                        leaves=resolve_leaves(leaves, keys.size), leaf_model=leaf_model)
             assert_searchsorted(idx, keys, queries, n_scalar=30)
 
 

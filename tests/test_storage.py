@@ -499,6 +499,7 @@ def test_leaf_counts_that_wrap_around_are_rejected(tmp_path, saved):
     dict(root="spline", root_params={"knots": 1 << 16}, leaves=16),      # 1 MiB of knots
     dict(stages=3, middle=1 << 16, leaves=1 << 16),                      # 65,536 middle models
     dict(stages=3, middle=1 << 12, leaves=1 << 14, middle_model="mlp"),
+    dict(leaves=1 << 14, leaf_model="fences"),
 ])
 @pytest.mark.parametrize("mm", [True, False])
 def test_opening_allocates_no_more_than_the_file(tmp_path, config, mm):

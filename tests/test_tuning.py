@@ -297,13 +297,15 @@ def test_calibrate_fits_caches_and_reloads(tmp_path, monkeypatch):
     monkeypatch.setattr(tuning, "CALIBRATION_POINTS", (
         (10, "radix", {"bits": 8}, 4, 2), (10, "linear", {}, 64, 2), (10, "cubic", {}, 16, 3),
         (12, "radix", {"bits": 8}, 8, 2), (12, "linear", {}, 256, 2), (12, "spline", {"knots": 32}, 64, 2),
-        (12, "loglinear", {}, 32, 2), (12, "radix", {"bits": 8}, 4, 2, 16)))
+        (12, "loglinear", {}, 32, 2), (12, "radix", {"bits": 8}, 16, 2, {"leaf_model": "fences"}),
+        (12, "radix", {"bits": 8}, 4, 2, {"max_error": 16})))
     model = tuning.calibrate(queries=2_000, repeats=2)
     assert model.source == "calibrated" and set(model.coef) == set(tuning.COEFFICIENT_NAMES)
-    assert all(v >= 0 for v in model.coef.values()) and len(model.info["points"]) == 8
+    assert all(v >= 0 for v in model.coef.values()) and len(model.info["points"]) == 9
     hybrid = model.info["points"][-1]
     assert hybrid["max_error"] == 16 and hybrid["separator_log2"] > 0
     assert all(p["separator_log2"] == 0 for p in model.info["points"][:-1])
+    assert [p["fences"] for p in model.info["points"]].count(True) == 1
     stored = json.loads((tmp_path / "cost_model.json").read_text())
     assert list(stored.values())[0]["coef"] == model.coef
     assert tuning.calibrate() is model                      # per process

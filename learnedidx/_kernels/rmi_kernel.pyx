@@ -16,7 +16,7 @@ misses are in flight at once instead of one (``lower_bound_many``).  Queries rou
 hybrid leaves first search their leaf's separators, in a lock step of their own.  A
 scalar lookup reads the predicted line first too.
 """
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t
 from libc.math cimport frexp
 
 from learnedidx._kernels.lookup cimport (
@@ -41,26 +41,68 @@ cdef enum:
 # cache lines.  Only its first line is prefetched: prefetching the second too, or padding
 # records to 32 bytes, measured the same (10M lognormal keys, 9,175 leaves: the leaves
 # sit in L2), and 24 bytes fit a third more leaves in a budget.
-cdef packed struct LeafU:
-    uint64_t base
+cdef packed struct Leaf:
+    uint64_t base           # the key kind's: uint64, int64 or double (read by leaf_offset)
     float slope
     int32_t icept
     int32_t elo
     int32_t ehi
 
-cdef packed struct LeafI:
-    int64_t base
-    float slope
-    int32_t icept
-    int32_t elo
-    int32_t ehi
 
-cdef packed struct LeafF:
-    double base
-    float slope
-    int32_t icept
-    int32_t elo
-    int32_t ehi
+# A fence leaf record (learnedidx.rmi.fence_leaf_dtype): 64 bytes, one cache line when the
+# table is 64-byte aligned.  The keys at positions ``start + j * step`` (j = 1..22) of the
+# leaf's span, quantised (``fence_window``), are its fences; a lookup counts the fences
+# below its own quantised target (22 at once, ``lidx_fence_counts``) and searches the
+# ``step`` keys between two fences.
+cdef struct FenceLeaf:
+    uint64_t base           # the key kind's, as in Leaf
+    uint32_t start
+    uint32_t step
+    float scale
+    uint16_t fence[22]
+
+cdef extern from *:
+    """
+    #if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+    #include <emmintrin.h>
+    #define LIDX_FENCE_SSE2 1
+    #endif
+    /* How many of a fence leaf's 22 fences (uint16, bytes 20-63 of the 64-byte record
+       rec) are below q (*lt) and at most q (*le).  The fences are non-decreasing (the
+       build makes them so and a loaded table is checked), so the lanes below q are a
+       prefix and those above a suffix: the highest and lowest set bits of two compare
+       masks count them.  SSE2 compares signed 16-bit lanes, hence the bias. */
+    static inline void lidx_fence_counts(const unsigned char* rec, unsigned q, long long* lt, long long* le) {
+    #ifdef LIDX_FENCE_SSE2
+        const __m128i bias = _mm_set1_epi16((short)0x8000);
+        const __m128i qv = _mm_set1_epi16((short)(q ^ 0x8000u));
+        const __m128i v0 = _mm_xor_si128(_mm_loadu_si128((const __m128i*)(rec + 16)), bias);
+        const __m128i v1 = _mm_xor_si128(_mm_loadu_si128((const __m128i*)(rec + 32)), bias);
+        const __m128i v2 = _mm_xor_si128(_mm_loadu_si128((const __m128i*)(rec + 48)), bias);
+        unsigned long long below = (unsigned long long)(unsigned)_mm_movemask_epi8(_mm_cmpgt_epi16(qv, v0))
+            | ((unsigned long long)(unsigned)_mm_movemask_epi8(_mm_cmpgt_epi16(qv, v1)) << 16)
+            | ((unsigned long long)(unsigned)_mm_movemask_epi8(_mm_cmpgt_epi16(qv, v2)) << 32);
+        unsigned long long above = (unsigned long long)(unsigned)_mm_movemask_epi8(_mm_cmpgt_epi16(v0, qv))
+            | ((unsigned long long)(unsigned)_mm_movemask_epi8(_mm_cmpgt_epi16(v1, qv)) << 16)
+            | ((unsigned long long)(unsigned)_mm_movemask_epi8(_mm_cmpgt_epi16(v2, qv)) << 32);
+        below &= ~15ULL;                       /* bytes 16-19 hold the scale, not fences */
+        above &= ~15ULL;
+        *lt = ((64 - __builtin_clzll(below | 8ULL)) - 4) >> 1;
+        *le = (__builtin_ctzll(above | (1ULL << 48)) - 4) >> 1;
+    #else
+        long long a = 0, b = 0;
+        int j;
+        for (j = 0; j < 22; j++) {
+            unsigned f = ((const unsigned short*)(rec + 20))[j];
+            a += f < q;
+            b += f <= q;
+        }
+        *lt = a;
+        *le = b;
+    #endif
+    }
+    """
+    void lidx_fence_counts(const unsigned char* rec, unsigned q, long long* lt, long long* le) noexcept nogil
 
 
 cdef struct State:
@@ -85,6 +127,8 @@ cdef struct State:
     int64_t mid_stride
     const void* leaves
     int64_t n_leaves
+    int64_t leaf_bytes     # a leaf record's size: 24 (linear leaves) or 64 (fence leaves)
+    bint fence_leaves
     double icept_unit      # a leaf's icept counts this many positions (learnedidx.rmi.icept_unit)
     const int64_t* hyb     # hybrid leaves: (off, count, start, end) per row
     const void* seps       # their separators, of the key dtype
@@ -258,46 +302,81 @@ cdef inline void hybrid_window(const State* st, key_t x, int64_t row, int64_t* l
                        lo, hi)
 
 
+cdef inline double leaf_offset(const State* st, key_t x, const char* rec) noexcept nogil:
+    """Signed offset of target ``x`` from the ``base`` key of a leaf record ``rec`` (the
+    first field of every record kind), as a double: exact before one rounding
+    (``RMI._offsets``); float targets are clamped to the keys' range first."""
+    cdef double xd
+    cdef uint64_t qu, bu
+    cdef int64_t qi, bi
+    if key_t is float or key_t is double:
+        xd = <double>x
+        xd = xd if xd > st.xlo else st.xlo
+        xd = xd if xd < st.xhi else st.xhi
+        return xd - (<const double*>rec)[0]
+    elif key_t is uint32_t or key_t is uint64_t:
+        qu = <uint64_t>x
+        bu = (<const uint64_t*>rec)[0]
+        return gap(qu, bu, qu < bu)
+    else:
+        qi = <int64_t>x
+        bi = (<const int64_t*>rec)[0]
+        return gap(<uint64_t>qi, <uint64_t>bi, qi < bi)
+
+
+cdef inline int64_t fence_window(const State* st, key_t x, int64_t leaf, int64_t* lo, int64_t* hi) noexcept nogil:
+    """Search window ``[lo, hi)`` of target ``x`` in fence leaf ``leaf`` (clamped to ``[0,
+    n]``); returns the window's middle, where the search starts (``RMI._fence_windows``).
+
+    ``q(x)`` is 0 below the leaf's first fence (its ``base``), else ``1 + floor((x -
+    base) * scale)`` capped at 65534 (65535 marks unused lanes, never counted).  With
+    ``a`` fences below ``q(x)`` and ``b`` at most ``q(x)``, fence ``a``'s key (position
+    ``start + a * step``; fence 0 is the leaf's first key) is below ``x`` when ``a > 0``
+    and fence ``b + 1``'s is above it, so the lower bound lies in ``[start + a * step +
+    (a > 0), start + (b + 1) * step]``: ``step`` keys, or more where fences share ``q(x)``.
+    """
+    cdef const char* r = <const char*>st.leaves + leaf * 64
+    cdef double qd = leaf_offset(st, x, r) * <double>(<const FenceLeaf*>r).scale
+    cdef int64_t start = (<const FenceLeaf*>r).start      # (start, step, scale: the same offsets in
+    cdef int64_t step = (<const FenceLeaf*>r).step        # every key kind's record)
+    cdef int64_t a, b
+    cdef long long lt, le
+    qd = qd + 1.0 if qd >= 0.0 else 0.0     # (NaN -> 0)
+    qd = qd if qd < 65534.0 else 65534.0
+    lidx_fence_counts(<const unsigned char*>r, <unsigned>qd, &lt, &le)
+    a = start + lt * step + (lt > 0)
+    b = start + (le + 1) * step
+    a = a if a < st.n else st.n
+    b = b if b < st.n else st.n
+    b = b if b > a else a                  # (only a forged table could invert it)
+    lo[0] = a
+    hi[0] = b
+    return (a + b) >> 1
+
+
 cdef inline int64_t leaf_window(const State* st, key_t x, int64_t leaf, int64_t* lo, int64_t* hi,
                                 int64_t* hybrid_row=NULL) noexcept nogil:
     """Search window ``[lo, hi)`` of target ``x`` in ``leaf`` (clamped to ``[0, n]``); returns
     the leaf model's predicted position (a hybrid leaf's: its window's middle, where the
-    search starts; ``RMI.predict`` reports the window's start for those).
+    search starts; ``RMI.predict`` reports the window's start for those; a fence leaf's:
+    its window's middle, ``fence_window``).
 
     Given ``hybrid_row``, a hybrid leaf is left to the caller instead: its row goes
     there, the window is not computed, and the return value is -1 (a linear leaf's
     prediction is clamped to ``[0, n]``, so it is never negative).
     """
-    cdef double d, pred, c, xd
-    cdef uint64_t qu, bu
-    cdef int64_t qi, bi, p, a, b
+    cdef double d, pred, c
+    cdef int64_t p, a, b
     cdef int32_t elo, ehi, icept
     cdef float slope
-    if key_t is float or key_t is double:
-        xd = <double>x
-        xd = xd if xd > st.xlo else st.xlo
-        xd = xd if xd < st.xhi else st.xhi
-        d = xd - (<const LeafF*>st.leaves)[leaf].base
-        slope = (<const LeafF*>st.leaves)[leaf].slope
-        icept = (<const LeafF*>st.leaves)[leaf].icept
-        elo = (<const LeafF*>st.leaves)[leaf].elo
-        ehi = (<const LeafF*>st.leaves)[leaf].ehi
-    elif key_t is uint32_t or key_t is uint64_t:
-        qu = <uint64_t>x
-        bu = (<const LeafU*>st.leaves)[leaf].base
-        d = gap(qu, bu, qu < bu)
-        slope = (<const LeafU*>st.leaves)[leaf].slope
-        icept = (<const LeafU*>st.leaves)[leaf].icept
-        elo = (<const LeafU*>st.leaves)[leaf].elo
-        ehi = (<const LeafU*>st.leaves)[leaf].ehi
-    else:
-        qi = <int64_t>x
-        bi = (<const LeafI*>st.leaves)[leaf].base
-        d = gap(<uint64_t>qi, <uint64_t>bi, qi < bi)
-        slope = (<const LeafI*>st.leaves)[leaf].slope
-        icept = (<const LeafI*>st.leaves)[leaf].icept
-        elo = (<const LeafI*>st.leaves)[leaf].elo
-        ehi = (<const LeafI*>st.leaves)[leaf].ehi
+    cdef const Leaf* rec = <const Leaf*>st.leaves + leaf   # slope, icept, elo, ehi: the same offsets
+    if st.fence_leaves:                                      # in every key kind's record
+        return fence_window(st, x, leaf, lo, hi)
+    d = leaf_offset(st, x, <const char*>rec)
+    slope = rec.slope
+    icept = rec.icept
+    elo = rec.elo
+    ehi = rec.ehi
     if slope != slope:                     # NaN marks a hybrid leaf; elo is its row
         if hybrid_row != NULL:
             hybrid_row[0] = elo
@@ -380,12 +459,12 @@ cdef inline void route_group(const State* st, const key_t* xs, int64_t gn, int64
     cdef const char* leaves = <const char*>st.leaves
     cdef double xlo = st.xlo, xhi = st.xhi, xlo_half = st.xlo_half, inv = st.inv
     cdef double nb = st.root_nb, last = st.root_last, t
-    cdef int64_t i, n_leaves = st.n_leaves, comp_size = st.comp_size
+    cdef int64_t i, n_leaves = st.n_leaves, comp_size = st.comp_size, leaf_bytes = st.leaf_bytes
     cdef const char* comp = st.comp
     for i in range(gn):
         t = normalise(to_double(xs[i]), xlo, xhi, xlo_half, inv)
         leaf[i] = clamp_index(eval_radix(rtab, nb, last, t) if radix else p[0] + p[1] * t, n_leaves)
-        LIDX_PREFETCH(leaves + leaf[i] * <int64_t>sizeof(LeafU))     # LeafI and LeafF: the same size
+        LIDX_PREFETCH(leaves + leaf[i] * leaf_bytes)
         if i < npf:
             prefetch_near(keys, ppos[i], comp, comp_size)
 
@@ -459,7 +538,7 @@ cdef int64_t lower_bound_many(const State* st, const key_t* xs, int64_t m, int64
         else:
             for i in range(gn):
                 leaf[i] = route(st, to_double(xs[g0 + i]))
-                LIDX_PREFETCH(leaves + leaf[i] * <int64_t>sizeof(LeafU))
+                LIDX_PREFETCH(leaves + leaf[i] * st.leaf_bytes)
                 if i < npf_route:
                     prefetch_near(keys, ppos[i], comp, comp_size)
         for i in range(gn, pgn):           # (the last round routes fewer queries, or none)
@@ -558,7 +637,7 @@ def predict_many(int kind, root_vec, int64_t size, const double[::1] t, double[:
 BATCH_GROUP = GROUP
 #: Bumped whenever the kernels' memory access pattern changes (what gets prefetched, how a
 #: window is searched): also part of that cache key, since timings move with it.
-KERNEL_REVISION = 10
+KERNEL_REVISION = 11
 
 
 cdef class RMIKernel(LookupKernel):
@@ -573,15 +652,17 @@ cdef class RMIKernel(LookupKernel):
     def __init__(self, keys, leaves, int root_kind, root_vec, int64_t root_size, mid_vec,
                  int64_t n_mid, int mid_kind, int64_t mid_size, int stages, double xlo, double xhi,
                  double xlo_half, double inv,
-                 hyb_vec, seps, int64_t hyb_b, double icept_unit):
+                 hyb_vec, seps, int64_t hyb_b, double icept_unit, bint fence_leaves=False):
         cdef const unsigned char[::1] lb = leaves.view(np.uint8)
         cdef const double[::1] mv = mid_vec
         cdef const int64_t[::1] hv = hyb_vec
         cdef const unsigned char[::1] sv = seps.view(np.uint8)
         if seps.dtype != keys.dtype:
             raise ValueError("separators must have the key dtype")
-        if leaves.dtype.itemsize != sizeof(LeafU):
-            raise ValueError(f"leaf records must be {sizeof(LeafU)} bytes")
+        if leaves.dtype.itemsize != (sizeof(FenceLeaf) if fence_leaves else sizeof(Leaf)):
+            raise ValueError(f"leaf records must be {sizeof(FenceLeaf) if fence_leaves else sizeof(Leaf)} bytes")
+        if fence_leaves and hyb_vec.shape[0]:
+            raise ValueError("fence leaves have no hybrid leaves")
         if not icept_unit >= 1.0:
             raise ValueError("icept_unit must be >= 1")
         _bind_root(&self.st, root_kind, root_vec, root_size)
@@ -606,6 +687,8 @@ cdef class RMIKernel(LookupKernel):
         self.st.mid_stride = mv.shape[0] // n_mid if n_mid else 0
         self.st.leaves = &lb[0]
         self.st.n_leaves = leaves.shape[0]
+        self.st.leaf_bytes = leaves.dtype.itemsize
+        self.st.fence_leaves = fence_leaves
         self.st.icept_unit = icept_unit
         self.st.hyb = &hv[0] if hv.shape[0] else NULL
         self.st.seps = &sv[0] if sv.shape[0] else NULL
