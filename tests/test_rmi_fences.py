@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import KEY_DTYPES, ROOTS, adversarial_keys, dtype_id, grid_queries, key_queries, sorted_keys
+from conftest import KEY_DTYPES, ROOTS, dtype_id, key_queries, sorted_keys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,15 +18,7 @@ from learnedidx import RMI, tune
 from learnedidx.rmi import FENCE_LEAF_BYTES, LEAF_FENCES, fence_leaf_dtype
 
 from test_kernels import _assert_same_windows, _keys, _queries
-
-_GRID: dict = {}
-
-
-def _grid(dtype):
-    if dtype not in _GRID:
-        keys = adversarial_keys(dtype)
-        _GRID[dtype] = (keys, grid_queries(keys))
-    return _GRID[dtype]
+from test_rmi_exact import grid_data
 
 
 def test_record_layout():
@@ -44,7 +36,7 @@ def test_record_layout():
 @pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
 def test_fence_leaves_grid(backend, dtype, root, stages):
     """Adversarial keys (steps, gaps, clusters, extremes, duplicates), few and many leaves."""
-    keys, queries = _grid(dtype)
+    keys, queries = grid_data(dtype)
     for leaves in (1, 7, 300):
         idx = RMI(keys, root=root, stages=stages, leaves=leaves, leaf_model="fences", backend=backend)
         idx._check()
