@@ -81,7 +81,10 @@ def fence_leaf_dtype(key_dtype: np.dtype) -> np.dtype:
     floor((key - base) * scale)`` capped at 65534, where ``base`` is the first fence's
     key (``q`` is 0 below it) and ``scale`` maps the last fence's offset to 65532, so
     only the fences' own range is quantised (keys far beyond the first or the last
-    fence, such as a leaf's outliers, cost it no resolution).  Unused lanes hold 65535,
+    fence, such as a leaf's outliers, cost it no resolution); the scale is kept within
+    float32's normal range, so float offsets that overflow to inf stay monotone (a
+    leaf whose fences span more than about 5e42, or less than about 1e-34, then
+    quantises coarsely: wider windows, same answers).  Unused lanes hold 65535,
     above every ``q``.  ``q`` is non-decreasing in the key, so the fences are too, and a
     target ``x`` with ``a`` fences below ``q(x)`` and ``b`` at most ``q(x)`` has its lower
     bound in ``[start + a * step + (a > 0), start + (b + 1) * step]`` (see :class:`RMI`'s
@@ -401,6 +404,7 @@ class RMI(IndexBase):
     def _finish(self, backend: str) -> None:
         """Attach the lookup path (after a fit or a load)."""
         self._fallbacks = 0
+        self._fence_stats = None
         self._leaf_lists = None
         self._seps_list = None
         self._kernel = self._make_kernel(backend)
@@ -814,8 +818,9 @@ class RMI(IndexBase):
         """Build a fence leaf (:func:`fence_leaf_dtype`) for every leaf: no model to fit,
         only the keys at every ``step``-th position of the leaf's span, quantised.
 
-        ``step`` is ``ceil(span / 23)``, so the leaf's first key and the 22 fences cut
-        the span into 23 runs of ``step`` keys (the last one shorter).  A leaf with no
+        ``step`` is ``ceil(span / 23)``, so the leaf's first key and its fences (22, or
+        fewer in a short span) cut the span into runs of ``step`` keys (the last one
+        shorter).  A leaf with no
         fence (empty, or one key) searches ``[start, start + 1)``; an empty leaf's
         ``start`` is its boundary, where its targets' answers lie.
 
@@ -900,7 +905,8 @@ class RMI(IndexBase):
         return a, max(min(start + (le + 1) * step, self._n), a)
 
     def _set_bases(self, rec: np.ndarray, nonempty: np.ndarray, first_keys: np.ndarray) -> None:
-        """Each non-empty leaf's ``base``: its first key (clipped to the finite range for floats)."""
+        """The leaves ``nonempty``'s ``base``: ``first_keys`` (a linear leaf's first key, a
+        fence leaf's first fence), clipped to the finite range for floats."""
         if self.dtype.kind == "f":
             rec["base"][nonempty] = self._clip_float(first_keys.astype(np.float64))
         else:
@@ -997,7 +1003,8 @@ class RMI(IndexBase):
     # ------------------------------------------------------------ model arithmetic
 
     def _offsets(self, targets: np.ndarray, base: np.ndarray) -> np.ndarray:
-        """Signed float64 offset of each target from its leaf's first key, exact before rounding."""
+        """Signed float64 offset of each target from ``base`` (its leaf's: the first key, or
+        a fence leaf's first fence), exact before rounding."""
         kind = self.dtype.kind
         if kind == "f":
             with np.errstate(over="ignore"):      # +-inf offsets are clamped downstream
@@ -1145,9 +1152,9 @@ class RMI(IndexBase):
         """Model configuration, per-leaf error statistics and the fallback counter.
 
         ``avg_log2_window`` averages ``log2(window + 1)`` over keys (the expected search
-        depth; for fence leaves estimated from the fences, :meth:`_fence_key_windows`);
-        ``fallbacks`` counts lookups since the build whose window missed.  ``O(L)``: the
-        keys are not read.
+        depth); ``fallbacks`` counts lookups since the build whose window missed.
+        ``O(L)``, except for fence leaves: their averages read every key once
+        (:meth:`_fence_key_windows`), later calls reuse them.
 
         >>> s = RMI(np.arange(1000, dtype=np.int64), leaves=4).stats()
         >>> s["leaves"], s["max_window"], s["fallbacks"]
@@ -1182,40 +1189,42 @@ class RMI(IndexBase):
         }
 
     def _fence_key_windows(self) -> dict:
-        """:meth:`stats`' window figures for fence leaves, from the fences alone.
+        """:meth:`stats`' window figures for fence leaves.
 
-        The keys between two fences of different quantised values search ``step`` keys;
-        between two equal ones (a run of ``r`` fences sharing a value), ``(r + 1) *
-        step``.  Keys whose own quantised value equals a fence's search up to a step
-        more; that is left out of the averages (on GSHHG's keys it moves the average
-        log2 window by 0.02), not out of ``max_window``, the widest window any target
-        can get.
-
-        Runtime complexity: ``O(22 L)``; the keys are not read.
+        A fence leaf has no single width: its keys search ``step`` keys, or ``(r + 1) *
+        step`` where a run of ``r`` fences shares their quantised value.  So the averages
+        are those of every key's own window, computed once (``O(n)``, in slices of
+        ``FIT_CHUNK`` keys, with the compiled kernels when built) and kept; ``max_window``
+        is the widest window any target can get, from the fences alone (``O(22 L)``).
         """
-        rec, counts, n = self._leaves, self._key_leaf_counts, self._n
-        f = rec["fences"].astype(np.int64)
-        step = rec["step"].astype(np.int64)
-        used = f != FENCE_UNUSED
-        same = used[:, 1:] & (f[:, 1:] == f[:, :-1])         # fence j + 1 repeats fence j
-        left, right = np.ones_like(f), np.ones_like(f)        # run lengths up to and from each fence
-        for j in range(1, LEAF_FENCES):
-            left[:, j] = np.where(same[:, j - 1], left[:, j - 1] + 1, 1)
-            right[:, -1 - j] = np.where(same[:, -j], right[:, -j] + 1, 1)
-        run = np.where(used, left + right - 1, 0)
-        # segment j (j = 1..21) lies between fences j and j + 1; the others are one step
-        seg = np.ones((f.shape[0], LEAF_FENCES + 1), dtype=np.int64)
-        seg[:, 1:LEAF_FENCES] = np.where(same, run[:, 1:] + 1, 1)
-        width = np.minimum(seg * step[:, None], n)
-        keys_in = np.clip(counts[:, None] - np.arange(LEAF_FENCES + 1) * step[:, None], 0, step[:, None])
-        total = float(keys_in.sum())
-        widest = int(np.minimum((run.max(axis=1, initial=0) + 1) * step, n).max(initial=0)) if n else 0
-        return {
-            "mean_window": float((width * keys_in).sum()) / total if total else 0.0,
-            "max_window": widest,
-            "max_error": (widest + 1) // 2,          # from the window's middle, where the search starts
-            "avg_log2_window": float((np.log2(width + 1.0) * keys_in).sum()) / total if total else 0.0,
-        }
+        if self._fence_stats is None:
+            n, total, total_log = self._n, 0.0, 0.0
+            for k0 in range(0, n, FIT_CHUNK):
+                part = self._keys[k0:k0 + FIT_CHUNK]
+                if self._kernel is not None:
+                    leaf, lo, hi = (np.empty(part.size, dtype=np.int64) for _ in range(3))
+                    self._kernel.windows_batch(part, leaf, lo, hi)
+                else:
+                    _, lo, hi = self._windows(part)
+                w = (hi - lo).astype(np.float64)
+                total += float(w.sum())
+                total_log += float(np.log2(w + 1.0).sum())
+            f, step = self._leaves["fences"], self._leaves["step"].astype(np.int64)
+            used = f != FENCE_UNUSED
+            longest = np.zeros(self.n_leaves, dtype=np.int64)   # longest run of equal used fences
+            run = used.astype(np.int64)
+            for j in range(LEAF_FENCES):
+                if j:
+                    run[:, j] = np.where(used[:, j] & (f[:, j] == f[:, j - 1]), run[:, j - 1] + 1, run[:, j])
+                longest = np.maximum(longest, run[:, j])
+            widest = int(np.minimum((longest + 1) * step, n).max(initial=0)) if n else 0
+            self._fence_stats = {
+                "mean_window": total / n if n else 0.0,
+                "max_window": widest,
+                "max_error": (widest + 1) // 2,          # from the window's middle, where the search starts
+                "avg_log2_window": total_log / n if n else 0.0,
+            }
+        return dict(self._fence_stats)
 
     def _linear_key_windows(self) -> dict:
         """:meth:`stats`' window figures for linear (and hybrid) leaves, from each leaf's

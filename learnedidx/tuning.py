@@ -41,7 +41,7 @@ estimated window and span (``s`` times its sample keys), and a leaf wider than
 bytes and its separator search are estimated from the same arrays; on a sample, the
 budget test adds 10% to the estimated hybrid tables, whose estimates were within 2%).
 A fence leaf's window is a share of its leaf's keys (a 23rd of its span), so it is
-estimated as ``s w_s``; on GSHHG's keys (radix14 x 8,257 fence leaves, 594 KB) the
+estimated as ``s (w_s + 1) - 1`` (``w_s + 1`` keys from one fence to the next); on GSHHG's keys (radix14 x 8,257 fence leaves, 594 KB) the
 refined estimate of ``avg_log2_window`` was 6.42 against 6.48 built on all keys.
 
 The cost model (ns per batch lookup)
@@ -369,9 +369,9 @@ def calibrate(*, seed: int = 0, queries: int = 1 << 18, repeats: int = 5, cache:
     ``queries`` random present keys (fastest of ``repeats`` rounds, every answer checked);
     the coefficients come from non-negative least squares.  The result is cached in
     this process and, with ``cache``, in a JSON file keyed by CPU model (``refresh``
-    re-measures).  Takes 15-16 s and 128 MB of keys at its largest.
+    re-measures).  Takes 14-16 s and 128 MB of keys at its largest.
 
-    Runtime complexity: ``O(sum of the configurations' n)``, i.e. ~140M keys built.
+    Runtime complexity: ``O(sum of the configurations' n)``, i.e. ~160M keys built.
     """
     probe = RMI(np.arange(2, dtype=np.uint64))
     key = _cpu_key(probe.backend)
@@ -604,7 +604,7 @@ class _Estimator:
         leaf, w, nbytes, size, s, resolved = self.measure(cfg, m, grow_to)
         refined = resolved or grow_to is not None or size == self.n
         if cfg.get("leaf_model") == "fences":
-            est = s * w               # a fence window is a share of its leaf's keys: it scales with them
+            est = s * (w + 1) - 1     # a fence window is a share of its leaf's keys: it scales with them
         else:
             est = s * (w - 1) + 1 + (s - 1) / 2 if s > 1 else w
         itemsize = self.keys.dtype.itemsize
@@ -716,7 +716,8 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
     list (default :data:`BASE_ROOTS` plus the MLP sizes when available); ``stages``
     the stage counts tried; ``max_errors`` the hybrid bounds (default
     :data:`MAX_ERRORS` when supported, ``()`` for none); ``leaf_models`` the leaf kinds
-    tried with two stages (:data:`LEAF_MODELS`; fence leaves only below 2**32 keys).  ``sample`` and
+    tried with two stages (:data:`LEAF_MODELS`; fence leaves only below 2**32 keys;
+    three-stage candidates always have linear leaves).  ``sample`` and
     ``max_sample`` are the first and the largest sample sizes (see the module
     docstring); ``refine`` how many of the best coarse candidates are re-measured
     besides the coarse front.  ``calibrate``: True (measure or reuse the machine's
@@ -756,7 +757,9 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
     if not leaf_models or any(lm not in LEAF_MODELS for lm in leaf_models):
         raise ValueError(f"leaf_models must list some of {', '.join(LEAF_MODELS)}, got {leaf_models!r}")
     if n > 2 ** 32 - 1:                     # fence leaves store 32-bit positions
-        leaf_models = tuple(lm for lm in leaf_models if lm != "fences") or ("linear",)
+        leaf_models = tuple(lm for lm in leaf_models if lm != "fences")
+        if not leaf_models:
+            raise ValueError(f"fence leaves hold fewer than 2**32 keys, not {n:,}: pass leaf_models=('linear',)")
     budget = math.inf if max_bytes is None else max_bytes
     est = _Estimator(keys, cost)
 

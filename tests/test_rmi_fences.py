@@ -157,15 +157,32 @@ def test_tuner_offers_fence_leaves_under_a_budget():
         tune(keys, calibrate=False, leaf_models=("cubic",))
 
 
-def test_offsets_that_overflow_keep_fences_sorted(backend):
-    """Float keys from -DBL_MAX to DBL_MAX in one leaf: offsets overflow to inf, which a
-    zero scale would turn into NaN; the scale stays positive, so q stays monotone."""
-    big = np.finfo(np.float64).max
-    keys = np.concatenate([[-big, -big], np.linspace(-1.0, 1.0, 500), [big]])
-    idx = RMI(keys, root="linear", leaves=1, leaf_model="fences", backend=backend)
-    idx._check()
-    q = np.concatenate([keys, keys + 0.25, [-np.inf, np.inf, np.nan, 0.0, -0.0]])
-    assert_matches_numpy(idx, keys, q, n_scalar=40)
+@pytest.mark.parametrize("case", ["offsets overflow to inf", "subnormal spacing"])
+def test_extreme_float_leaves_keep_q_monotone(case):
+    """Fences from -DBL_MAX to DBL_MAX (their offsets overflow to inf, so the scale
+    would be 0 and inf * 0 a NaN) and fences a few subnormals apart (the scale would
+    overflow float32): the scale is clipped to float32's normal range, q stays
+    monotone, and the kernel's windows equal the reference's, NaN and inf included."""
+    f32, big = np.finfo(np.float32), np.finfo(np.float64).max
+    if case == "offsets overflow to inf":
+        keys = np.concatenate([[-big] * 30, np.linspace(-1.0, 1.0, 500), [big] * 30])
+        scale = np.float32(f32.tiny)
+    else:
+        keys = np.concatenate([np.arange(200) * 5e-324, [1.0]])     # every fence among the subnormals
+        scale = np.float32(f32.max)
+    ref = RMI(keys, root="linear", leaves=1, leaf_model="fences", backend="numpy")
+    comp = RMI(keys, root="linear", leaves=1, leaf_model="fences", backend="compiled")
+    assert ref._leaves["scale"][0] == scale
+    ref._check()
+    comp._check()
+    q = np.concatenate([keys, keys + 0.25, keys - 1e-300,
+                        [-np.inf, np.inf, np.nan, 0.0, -0.0, big, -big, 5e-324, -5e-324]])
+    _assert_same_windows(ref, comp, q, n_scalar=q.size)
+    for idx in (ref, comp):
+        assert_matches_numpy(idx, keys, q, n_scalar=40)
+        before = idx.stats()["fallbacks"]
+        np.testing.assert_array_equal(idx.searchsorted(keys), np.searchsorted(keys, keys))
+        assert idx.stats()["fallbacks"] == before
 
 
 def test_outliers_at_a_leafs_ends_cost_no_resolution():
@@ -177,3 +194,32 @@ def test_outliers_at_a_leafs_ends_cost_no_resolution():
     _, lo, hi = idx._windows(keys[1:-1])
     assert step == 1001 and int((hi - lo).max()) <= 2 * step
     assert idx.stats()["avg_log2_window"] < np.log2(step + 1) + 0.05
+
+
+@pytest.mark.parametrize("dtype", KEY_DTYPES, ids=dtype_id)
+def test_stats_bound_and_estimate_the_measured_windows(dtype):
+    """``stats()``: its ``max_window`` (from the fences alone) bounds every window a
+    target gets, and its averages are those of the keys' own windows, also where
+    clustered keys and duplicates make fences share quantised values."""
+    keys, queries = grid_data(dtype)
+    for leaves in (3, 40):
+        for backend in ("numpy", "compiled"):
+            idx = RMI(keys, root="radix", leaves=leaves, leaf_model="fences", backend=backend)
+            s = idx.stats()
+            finite = queries[~np.isnan(queries)] if keys.dtype.kind == "f" else queries
+            _, lo, hi = idx._windows(np.concatenate([keys, finite]))
+            assert s["max_window"] >= int((hi - lo).max()) and s["max_error"] == (s["max_window"] + 1) // 2
+            _, lo, hi = idx._windows(keys)
+            assert s["avg_log2_window"] == pytest.approx(float(np.mean(np.log2(hi - lo + 1.0))), rel=1e-12)
+            assert s["mean_window"] == pytest.approx(float(np.mean(hi - lo)), rel=1e-12)
+            assert idx.stats() == s                   # kept, not recomputed
+
+
+def test_tuner_with_fence_leaves_only():
+    keys = np.sort(np.random.default_rng(8).lognormal(0, 2, 30_000)).astype(np.float32)
+    r = tune(keys, max_bytes=20_000, calibrate=False, roots=[("radix", {"bits": 8})], stages=(2,),
+             leaf_models=("fences",))
+    assert all(c.config["leaf_model"] == "fences" for c in r.candidates)
+    idx = RMI(keys, **r.best)
+    assert idx.leaf_model == "fences" and idx.nbytes <= 20_000
+    np.testing.assert_array_equal(idx.searchsorted(keys), np.searchsorted(keys, keys))
