@@ -820,9 +820,8 @@ class RMI(IndexBase):
 
         ``step`` is ``ceil(span / 23)``, so the leaf's first key and its fences (22, or
         fewer in a short span) cut the span into runs of ``step`` keys (the last one
-        shorter).  A leaf with no
-        fence (empty, or one key) searches ``[start, start + 1)``; an empty leaf's
-        ``start`` is its boundary, where its targets' answers lie.
+        shorter).  A leaf with no fence (empty, or one key) searches ``[start, start +
+        1)``; an empty leaf's ``start`` is its boundary, where its targets' answers lie.
 
         Runtime complexity: ``O(n + L log n)`` (``O(n)`` more for non-monotone routing,
         in slices of ``FIT_CHUNK`` keys); memory: ``64 L`` bytes beyond the leaf ids.
