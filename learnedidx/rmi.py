@@ -64,6 +64,8 @@ def leaf_dtype(key_dtype: np.dtype) -> np.dtype:
 #: Bytes of one leaf record, whatever the key dtype.
 LEAF_BYTES = leaf_dtype(np.dtype(np.uint64)).itemsize
 
+#: The leaf kinds (``RMI``'s ``leaf_model``): a line and error bounds, or fences.
+LEAF_MODELS = ("linear", "fences")
 #: Fences in one fence leaf record; an unused lane's value (above every quantised key).
 LEAF_FENCES = 22
 FENCE_UNUSED = 65535
@@ -102,6 +104,8 @@ def fence_leaf_dtype(key_dtype: np.dtype) -> np.dtype:
 
 #: Bytes of one fence leaf record.
 FENCE_LEAF_BYTES = fence_leaf_dtype(np.dtype(np.uint64)).itemsize
+#: The most keys fence leaves index (their positions are uint32).
+FENCE_MAX_KEYS = 2 ** 32 - 1
 
 
 def icept_unit(n: int) -> float:
@@ -129,7 +133,6 @@ HYBRID_DTYPE = np.dtype([("off", np.int64), ("count", np.int64), ("start", np.in
 #: peak of 49-51 -> 6-9 bytes per key; 200M keys 24.8 -> 10.6 s (bench/RESULTS.md,
 #: "Builds in slices").
 FIT_CHUNK = 1 << 18
-_UINT32_MAX = 2 ** 32 - 1
 #: Root evaluations of at least this many values use the compiled kernel in a build.
 _COMPILED_ROUTING_MIN = 4096
 
@@ -383,13 +386,13 @@ class RMI(IndexBase):
                                       or max_error < 1):
             raise ValueError(f"max_error must be a positive int (window width in keys) or None, got {max_error!r}")
         self.max_error = None if max_error is None else int(max_error)
-        if leaf_model not in ("linear", "fences"):
+        if leaf_model not in LEAF_MODELS:
             raise ValueError(f"leaf_model must be 'linear' or 'fences', got {leaf_model!r}")
         if leaf_model == "fences":
             if max_error is not None:
                 raise ValueError("max_error bounds linear leaves' windows; fence leaves bound theirs by "
                                  "their fence step, so pass max_error=None with leaf_model='fences'")
-            if n > _UINT32_MAX:
+            if n > FENCE_MAX_KEYS:
                 raise ValueError(f"fence leaves store 32-bit positions: {n} keys is too many; "
                                  "use leaf_model='linear'")
         self.leaf_model = leaf_model
@@ -1416,12 +1419,12 @@ class RMI(IndexBase):
         self.root = get_model(self.root_name).from_params(
             {k[5:]: v for k, v in arrays.items() if k.startswith("root.")})
         self.leaf_model = meta.get("leaf_model", "linear")
-        need(self.leaf_model in ("linear", "fences"), "leaf model")
+        need(self.leaf_model in LEAF_MODELS, "leaf model")
         fences = self.leaf_model == "fences"
         rec = arrays["leaves"]
         need(rec.dtype == (fence_leaf_dtype if fences else leaf_dtype)(self.dtype) and rec.shape == (self.n_leaves,),
              "leaf records")
-        need(not fences or self._n <= _UINT32_MAX, "fence leaves over more than 2**32 - 1 keys")
+        need(not fences or self._n <= FENCE_MAX_KEYS, "fence leaves over more than 2**32 - 1 keys")
         counts = arrays["leaf_counts"]
         need(counts.dtype == np.int64 and counts.shape == (self.n_leaves,), "leaf counts")
         # counts in [0, n] whose running total never passes n and ends at n: an int64 sum of

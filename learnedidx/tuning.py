@@ -121,7 +121,7 @@ import numpy as np
 from . import models
 from ._validate import as_sorted_keys
 from .interface import compiled_module
-from .rmi import FENCE_LEAF_BYTES, HYBRID_DTYPE, LEAF_BYTES, RMI
+from .rmi import FENCE_LEAF_BYTES, FENCE_MAX_KEYS, HYBRID_DTYPE, LEAF_BYTES, LEAF_MODELS, RMI
 
 #: Cost model coefficients fitted on the development machine (see the module docstring).
 DEFAULT_COEFFICIENTS = {"a": 21.38, "b": 0.89, "bk": 0.33, "bd": 1.96, "c": 4.85, "d": 2.12, "e": 8.71, "f": 7.64}
@@ -142,9 +142,6 @@ MLP_HIDDEN = ((32,),)
 
 #: Roots also tried with three stages (a linear middle stage of ~sqrt(leaves) models).
 THREE_STAGE_ROOTS = (("linear", {}), ("cubic", {}))
-
-#: Leaf kinds tried with two stages: linear models, and fence leaves (``leaf_model="fences"``).
-LEAF_MODELS = ("linear", "fences")
 
 #: ``max_error`` values tried for hybrid leaves (when the RMI supports them).
 MAX_ERRORS = (64, 256, 1024, 4096)
@@ -716,7 +713,7 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
     list (default :data:`BASE_ROOTS` plus the MLP sizes when available); ``stages``
     the stage counts tried; ``max_errors`` the hybrid bounds (default
     :data:`MAX_ERRORS` when supported, ``()`` for none); ``leaf_models`` the leaf kinds
-    tried with two stages (:data:`LEAF_MODELS`; fence leaves only below 2**32 keys;
+    tried with two stages (:data:`learnedidx.rmi.LEAF_MODELS`; fence leaves only below 2**32 keys;
     three-stage candidates always have linear leaves).  ``sample`` and
     ``max_sample`` are the first and the largest sample sizes (see the module
     docstring); ``refine`` how many of the best coarse candidates are re-measured
@@ -756,11 +753,15 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
     leaf_models = tuple(leaf_models)
     if not leaf_models or any(lm not in LEAF_MODELS for lm in leaf_models):
         raise ValueError(f"leaf_models must list some of {', '.join(LEAF_MODELS)}, got {leaf_models!r}")
-    if n > 2 ** 32 - 1:                     # fence leaves store 32-bit positions
+    if n > FENCE_MAX_KEYS:
         leaf_models = tuple(lm for lm in leaf_models if lm != "fences")
         if not leaf_models:
             raise ValueError(f"fence leaves hold fewer than 2**32 keys, not {n:,}: pass leaf_models=('linear',)")
     budget = math.inf if max_bytes is None else max_bytes
+
+    def kinds(st):
+        """The leaf kinds tried with ``st`` stages (three stages: linear leaves only)."""
+        return leaf_models if st == 2 else ("linear",)
     est = _Estimator(keys, cost)
 
     def fits(cfg):
@@ -770,7 +771,7 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
     grid = []
     for st in stages:
         for root, params in (base_roots if st == 2 else [r for r in base_roots if r in THREE_STAGE_ROOTS]):
-            for lm in (leaf_models if st == 2 else ("linear",)):
+            for lm in kinds(st):
                 counts = set(_leaf_grid(n, 2))
                 filling = _most_leaves(root, params, st, budget, n, lm)
                 if filling is not None:
@@ -782,7 +783,7 @@ def tune(keys, max_bytes: int | None = None, target: str = "latency", *, roots=N
     if not grid:
         smallest = min(_table_bytes(_config(root, params, 1 if st == 2 else 1 << 8, st, lm))
                        for st in stages for root, params in base_roots
-                       for lm in (leaf_models if st == 2 else ("linear",)))
+                       for lm in kinds(st))
         raise ValueError(f"max_bytes={max_bytes:,} is below the smallest configuration the roots and "
                          f"stages allow ({smallest:,} bytes); raise max_bytes")
     coarse = []

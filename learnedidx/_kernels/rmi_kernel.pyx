@@ -335,7 +335,7 @@ cdef inline int64_t fence_window(const State* st, key_t x, int64_t leaf, int64_t
     and fence ``b + 1``'s is above it, so the lower bound lies in ``[start + a * step +
     (a > 0), start + (b + 1) * step]``: ``step`` keys, or more where fences share ``q(x)``.
     """
-    cdef const char* r = <const char*>st.leaves + leaf * 64
+    cdef const char* r = <const char*>(<const FenceLeaf*>st.leaves + leaf)
     cdef double qd = leaf_offset(st, x, r) * <double>(<const FenceLeaf*>r).scale
     cdef int64_t start = (<const FenceLeaf*>r).start      # (start, step, scale: the same offsets in
     cdef int64_t step = (<const FenceLeaf*>r).step        # every key kind's record)
